@@ -1,0 +1,34 @@
+/*
+ * timeutil.h - time, duration and size values as Prometheus writes them.
+ *
+ * Timestamps are int64 milliseconds since the Unix epoch throughout promlite.
+ * Threads: pure functions, any thread.
+ */
+#ifndef PROMLITE_TIMEUTIL_H
+#define PROMLITE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a Prometheus duration: one or more <number><unit> with units
+ * y w d h m s ms, largest first, each at most once ("1h30m", "5m", "90s",
+ * "1y").  Returns 0 and sets *ms, or -1 when the text is not a duration. */
+int parse_duration(const char *s, int64_t *ms);
+
+/* Formats a duration as Prometheus does ("1h30m", "5m", "0s"). */
+void format_duration(int64_t ms, char *out, size_t outlen);
+
+/* Parses a time as the HTTP API accepts it: RFC 3339 ("2026-11-22T10:00:00Z",
+ * fractions and offsets allowed) or Unix seconds with an optional fraction
+ * ("1700000000.5").  Returns 0 and sets *ms, or -1. */
+int parse_time(const char *s, int64_t *ms);
+
+/* Formats milliseconds as RFC 3339 in UTC with millisecond precision. */
+void format_time(int64_t ms, char *out, size_t outlen);
+
+/* Parses a byte size: a number with an optional unit B, KB, MB, GB, TB, PB,
+ * EB (powers of 1024, as Prometheus's --storage.tsdb.retention.size) or the
+ * same with "iB" ("512MiB").  Returns 0 and sets *bytes, or -1. */
+int parse_bytes(const char *s, uint64_t *bytes);
+
+#endif

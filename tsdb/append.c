@@ -1,0 +1,264 @@
+/*
+ * append.c - the appender: resolves series and commits batches.
+ *
+ * A commit chooses how to make its batch durable:
+ *  - WAL mode (few samples per series, e.g. one scrape): the new series and
+ *    one WAL record go in one transaction; the samples then enter the head.
+ *    Sealed chunks and snapshots follow at the next checkpoint, which is
+ *    triggered by WAL or sealed-chunk volume.
+ *  - Direct mode (many samples per series, e.g. an import block): the samples
+ *    enter the head first, then one transaction writes the touched series'
+ *    new labels, sealed chunks and open-chunk snapshots.  No WAL bytes are
+ *    written, which is what makes a backfill cheap and leaves no free pages
+ *    behind.
+ * Either way the commit returns only after LMDB's fsync: acknowledged means
+ * durable.  Validation (out of order, duplicate) happens when samples enter
+ * the head; WAL replay repeats it in the same order, so it decides the same.
+ */
+#include <stdlib.h>
+
+#include "tsdb/tsdb_int.h"
+
+struct tsdb_appender {
+    tsdb *db;
+    tsdb_ref *sid;
+    int64_t *t;
+    double *v;
+    size_t n, cap;
+    head_series **touched;
+    size_t ntouched, touched_cap;
+    buf enc;       /* label encoding scratch */
+    buf rec;       /* WAL record scratch */
+    uint64_t new_series;
+};
+
+tsdb_appender *tsdb_appender_new(tsdb *db) {
+    tsdb_appender *a = xcalloc(1, sizeof *a);
+    a->db = db;
+    return a;
+}
+
+void tsdb_appender_free(tsdb_appender *a) {
+    if (!a) return;
+    free(a->sid);
+    free(a->t);
+    free(a->v);
+    free(a->touched);
+    buf_free(&a->enc);
+    buf_free(&a->rec);
+    free(a);
+}
+
+size_t tsdb_appender_pending(const tsdb_appender *a) { return a->n; }
+
+void tsdb_appender_add(tsdb_appender *a, tsdb_ref ref, int64_t t, double v) {
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 1024;
+        a->sid = xrealloc(a->sid, a->cap * sizeof *a->sid);
+        a->t = xrealloc(a->t, a->cap * sizeof *a->t);
+        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+    }
+    a->sid[a->n] = ref;
+    a->t[a->n] = t;
+    a->v[a->n] = v;
+    a->n++;
+}
+
+/* Checks a label set against the data model and canonicalises it. */
+static int validate_labels(label *l, size_t *np, errbuf *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < *np; i++) {
+        if (l[i].value_len == 0) continue; /* an empty value means "no label" */
+        if (!label_name_valid(l[i].name, l[i].name_len))
+            return errf(err, "invalid label name \"%.*s\"", (int)l[i].name_len, l[i].name);
+        if (!utf8_valid(l[i].value, l[i].value_len))
+            return errf(err, "label %.*s has an invalid UTF-8 value", (int)l[i].name_len, l[i].name);
+        l[n++] = l[i];
+    }
+    if (n == 0) return errf(err, "a series needs at least one label with a non-empty value");
+    if (n > 256) return errf(err, "a series may have at most 256 labels, this one has %zu", n);
+    labels_sort(l, n);
+    long d = labels_find_duplicate(l, n);
+    if (d >= 0) return errf(err, "label %.*s is given twice", (int)l[d].name_len, l[d].name);
+    *np = n;
+    return 0;
+}
+
+int tsdb_appender_ref(tsdb_appender *a, label *labels, size_t n, tsdb_ref *ref, errbuf *err) {
+    tsdb *db = a->db;
+    if (validate_labels(labels, &n, err)) return -1;
+    uint64_t hash = labels_hash(labels, n);
+    buf_reset(&a->enc);
+    buf_reserve(&a->enc, labels_encoded_len(labels, n));
+    a->enc.len = labels_encode(labels, n, a->enc.data);
+
+    /* In the head already?  Compare against pending labels in memory, or
+     * against the index for persisted series. */
+    MDB_txn *txn = NULL;
+    head_series *found = NULL;
+    size_t pos = SIZE_MAX;
+    for (head_series *s; (s = smap_next(&db->by_hash, hash, &pos));) {
+        if (s->pending_labels) {
+            if (s->pending_labels_len == a->enc.len && !memcmp(s->pending_labels, a->enc.data, a->enc.len)) {
+                found = s;
+                break;
+            }
+            continue;
+        }
+        if (!txn && db_read_begin(db, &txn, err)) return -1;
+        MDB_val lv;
+        if (index_get_labels(db, txn, s->sid, &lv) == 0 && lv.mv_size == a->enc.len &&
+            !memcmp(lv.mv_data, a->enc.data, a->enc.len)) {
+            found = s;
+            break;
+        }
+    }
+    if (found) {
+        if (txn) db_read_end(db, txn);
+        *ref = found->sid;
+        return 0;
+    }
+    if (!txn && db_read_begin(db, &txn, err)) return -1;
+    tsdb_ref sid;
+    pthread_rwlock_wrlock(&db->head_lock);
+    if (index_find_series(db, txn, labels, n, hash, a->enc.data, a->enc.len, &sid)) {
+        found = head_get(db, txn, sid);
+    } else {
+        found = head_series_new(db, db->next_sid++, hash);
+        found->pending_labels = xmalloc(a->enc.len);
+        memcpy(found->pending_labels, a->enc.data, a->enc.len);
+        found->pending_labels_len = (uint32_t)a->enc.len;
+        head_mark_dirty(db, found, 0);
+        a->new_series++;
+    }
+    pthread_rwlock_unlock(&db->head_lock);
+    db_read_end(db, txn);
+    if (!found) return errf(err, "series index of %s is inconsistent", db->path);
+    *ref = found->sid;
+    return 0;
+}
+
+static void touch(tsdb_appender *a, head_series *s) {
+    if (s->flags & HS_TOUCHED) return;
+    s->flags |= HS_TOUCHED;
+    if (a->ntouched == a->touched_cap) {
+        a->touched_cap = a->touched_cap ? a->touched_cap * 2 : 256;
+        a->touched = xrealloc(a->touched, a->touched_cap * sizeof *a->touched);
+    }
+    a->touched[a->ntouched++] = s;
+}
+
+static void untouch_all(tsdb_appender *a) {
+    for (size_t i = 0; i < a->ntouched; i++) a->touched[i]->flags &= ~(uint32_t)HS_TOUCHED;
+    a->ntouched = 0;
+}
+
+/* Enters the batch into the head under the write lock, counting outcomes. */
+static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
+    tsdb *db = a->db;
+    pthread_rwlock_wrlock(&db->head_lock);
+    head_series *s = NULL;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!s || s->sid != a->sid[i]) s = head_get(db, txn, a->sid[i]);
+        if (!s) {
+            st->unknown_ref++;
+            continue;
+        }
+        switch (head_append(db, s, a->t[i], a->v[i])) {
+        case 0: st->appended++; break;
+        case 1: st->out_of_order++; break;
+        case 2: st->duplicate++; break;
+        default: st->identical++; break;
+        }
+    }
+    pthread_rwlock_unlock(&db->head_lock);
+}
+
+/* WAL-mode transaction: new series of the head, then the record. */
+static int wal_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
+    tsdb_appender *a = ctx;
+    for (size_t i = 0; i < a->ntouched; i++) {
+        head_series *s = a->touched[i];
+        if (!s->pending_labels) continue;
+        int rc = index_put_series(db, txn, s->sid, s->hash, s->pending_labels, s->pending_labels_len, err);
+        if (rc) return rc;
+    }
+    uint8_t key[8];
+    be64_put(key, db->wal_seq + 1);
+    MDB_val k = {8, key}, d = {a->rec.len, a->rec.data};
+    int rc = mdb_put(txn, db->dbi_wal, &k, &d, MDB_APPEND);
+    if (rc) return rc;
+    return db_put_counters(db, txn);
+}
+
+static int direct_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
+    (void)ctx;
+    return head_persist(db, txn, 1, err);
+}
+
+/* Touched series whose labels the WAL transaction wrote no longer need
+ * them in memory. */
+static void drop_pending_labels(tsdb *db, tsdb_appender *a) {
+    pthread_rwlock_wrlock(&db->head_lock);
+    for (size_t i = 0; i < a->ntouched; i++) {
+        head_series *s = a->touched[i];
+        free(s->pending_labels);
+        s->pending_labels = NULL;
+        s->pending_labels_len = 0;
+    }
+    pthread_rwlock_unlock(&db->head_lock);
+}
+
+int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
+    tsdb *db = a->db;
+    tsdb_append_stats local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    st->new_series = a->new_series;
+    a->new_series = 0;
+    if (a->n == 0) return 0;
+
+    MDB_txn *txn;
+    if (db_read_begin(db, &txn, err)) return -1;
+    /* Resolve the touched series (loading evicted ones) to pick the mode. */
+    pthread_rwlock_wrlock(&db->head_lock);
+    head_series *s = NULL;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!s || s->sid != a->sid[i]) s = head_get(db, txn, a->sid[i]);
+        if (s) touch(a, s);
+    }
+    pthread_rwlock_unlock(&db->head_lock);
+    int direct = a->ntouched > 0 && a->n >= a->ntouched * DIRECT_BATCH_RATIO;
+    int rc = 0;
+    if (direct) {
+        apply_batch(a, txn, st);
+        db_read_end(db, txn);
+        for (size_t i = 0; i < a->ntouched; i++) head_mark_dirty(db, a->touched[i], 0);
+        if (db_write(db, direct_txn, a, err)) {
+            rc = -1;
+        } else {
+            head_after_persist(db, 1);
+        }
+    } else {
+        db_read_end(db, txn);
+        wal_encode(a->sid, a->t, a->v, a->n, &a->rec);
+        if (db_write(db, wal_txn, a, err)) {
+            rc = -1;
+        } else {
+            db->wal_seq++;
+            db->wal_bytes += a->rec.len;
+            drop_pending_labels(db, a);
+            if (db_read_begin(db, &txn, err) == 0) {
+                apply_batch(a, txn, st);
+                db_read_end(db, txn);
+            } else {
+                rc = -1;
+            }
+        }
+    }
+    untouch_all(a);
+    a->n = 0;
+    if (rc == 0 && (db->wal_bytes > WAL_CHECKPOINT_BYTES || db->sealed_bytes > SEALED_CHECKPOINT_BYTES))
+        rc = tsdb_checkpoint(db, err);
+    return rc;
+}

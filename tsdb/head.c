@@ -1,0 +1,324 @@
+/*
+ * head.c - the in-memory part of the database: one head_series per active
+ * series, holding its open chunk and the sealed chunks not yet released.
+ *
+ * Memory per series is the figure that decides how many series fit on a
+ * machine, so a head series keeps no labels (the index has them), no sample
+ * arrays (the open chunk is a compressed bit stream) and is found through two
+ * open-addressing maps of pointers (by label hash, by series id).
+ *
+ * Every mutation happens on the writer thread under head_lock held
+ * exclusively; readers copy what they need under head_lock held shared.
+ *
+ * Persisting: dirty series (new labels, unpersisted sealed chunks, or an open
+ * chunk newer than its snapshot) are listed in db->dirty.  head_persist()
+ * writes them inside the caller's transaction; head_after_persist(), called
+ * once that transaction has committed, marks what was written.  Sealed chunks
+ * stay in memory until every reader that began before the commit is gone
+ * (reader generations), so a reader never misses a chunk between its LMDB
+ * snapshot and the head.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tsdb/tsdb_int.h"
+
+/* ------------------------------------------------------------ series map */
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t smap_key(const series_map *m, const head_series *s) { return m->by_hash ? s->hash : s->sid; }
+/* Label hashes are already uniform; series ids are sequential and need mixing. */
+static size_t smap_home(const series_map *m, uint64_t k) {
+    return (size_t)((m->by_hash ? k : mix64(k)) & (m->cap - 1));
+}
+
+void smap_init(series_map *m, int by_hash) {
+    m->cap = 1024;
+    m->count = 0;
+    m->by_hash = by_hash;
+    m->slots = xcalloc(m->cap, sizeof *m->slots);
+}
+
+void smap_free(series_map *m) {
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+static void smap_insert_raw(series_map *m, head_series *s) {
+    size_t i = smap_home(m, smap_key(m, s));
+    while (m->slots[i]) i = (i + 1) & (m->cap - 1);
+    m->slots[i] = s;
+    m->count++;
+}
+
+void smap_put(series_map *m, head_series *s) {
+    if ((m->count + 1) * 10 > m->cap * 7) {
+        head_series **old = m->slots;
+        size_t oldcap = m->cap;
+        m->cap *= 2;
+        m->count = 0;
+        m->slots = xcalloc(m->cap, sizeof *m->slots);
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i]) smap_insert_raw(m, old[i]);
+        free(old);
+    }
+    smap_insert_raw(m, s);
+}
+
+/* Linear-probing delete with backward shift (no tombstones). */
+void smap_del(series_map *m, head_series *s) {
+    size_t i = smap_home(m, smap_key(m, s));
+    while (m->slots[i] && m->slots[i] != s) i = (i + 1) & (m->cap - 1);
+    if (!m->slots[i]) return;
+    m->slots[i] = NULL;
+    m->count--;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & (m->cap - 1);
+        if (!m->slots[j]) break;
+        size_t h = smap_home(m, smap_key(m, m->slots[j]));
+        /* Move slot j back to i unless its home lies cyclically in (i, j]. */
+        int stay = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stay) {
+            m->slots[i] = m->slots[j];
+            m->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+head_series *smap_next(const series_map *m, uint64_t k, size_t *pos) {
+    size_t i = *pos == SIZE_MAX ? smap_home(m, k) : ((*pos + 1) & (m->cap - 1));
+    while (m->slots[i]) {
+        if (smap_key(m, m->slots[i]) == k) {
+            *pos = i;
+            return m->slots[i];
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+head_series *smap_get_sid(const series_map *m, tsdb_ref sid) {
+    size_t pos = SIZE_MAX;
+    return smap_next(m, sid, &pos);
+}
+
+/* ------------------------------------------------------------ series */
+
+head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash) {
+    head_series *s = xcalloc(1, sizeof *s);
+    s->sid = sid;
+    s->hash = hash;
+    s->last_t = INT64_MIN;
+    open_chunk_init(&s->chunk);
+    smap_put(&db->by_sid, s);
+    smap_put(&db->by_hash, s);
+    return s;
+}
+
+void head_series_free(head_series *s) {
+    open_chunk_free(&s->chunk);
+    for (sealed_chunk *c = s->sealed, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(s->pending_labels);
+    free(s);
+}
+
+void head_mark_dirty(tsdb *db, head_series *s, uint32_t flags) {
+    s->flags |= flags;
+    if (s->flags & HS_DIRTY) return;
+    s->flags |= HS_DIRTY;
+    if (db->ndirty == db->dirty_cap) {
+        db->dirty_cap = db->dirty_cap ? db->dirty_cap * 2 : 1024;
+        db->dirty = xrealloc(db->dirty, db->dirty_cap * sizeof *db->dirty);
+    }
+    db->dirty[db->ndirty++] = s;
+}
+
+/* Seals the open chunk: re-encodes its samples with the best sealed codec
+ * and queues the result for the next persist. */
+void head_seal(tsdb *db, head_series *s) {
+    uint16_t n = s->chunk.count;
+    if (n == 0) return;
+    int got = open_chunk_decode(s->chunk.buf, s->chunk.nbits, n, db->scratch_t, db->scratch_v);
+    if (got != n) {
+        /* Cannot happen unless memory is corrupted; losing the chunk silently
+         * would be worse than stopping. */
+        fprintf(stderr, "promlite: fatal: open chunk of series %llu does not decode\n",
+                (unsigned long long)s->sid);
+        abort();
+    }
+    size_t len = chunk_encode(db->scratch_t, db->scratch_v, n, db->scratch_enc);
+    sealed_chunk *c = xmalloc(sizeof *c + len);
+    c->next = NULL;
+    c->mint = db->scratch_t[0];
+    c->maxt = db->scratch_t[n - 1];
+    c->persisted_gen = 0;
+    c->len = (uint32_t)len;
+    memcpy(c->data, db->scratch_enc, len);
+    sealed_chunk **tail = &s->sealed;
+    while (*tail) tail = &(*tail)->next;
+    *tail = c;
+    open_chunk_free(&s->chunk);
+    db->sealed_bytes += len;
+    head_mark_dirty(db, s, HS_SNAP_STALE);
+}
+
+int head_append(tsdb *db, head_series *s, int64_t t, double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    if (t <= s->last_t) {
+        if (t < s->last_t) return 1;
+        return bits == s->last_v ? 3 : 2;
+    }
+    if (s->chunk.count >= db->opts.chunk_max_samples || open_chunk_bytes(&s->chunk) >= CHUNK_CUT_BYTES)
+        head_seal(db, s);
+    if (open_chunk_append(&s->chunk, t, v)) {
+        fprintf(stderr, "promlite: fatal: out of memory appending to the head\n");
+        abort();
+    }
+    s->last_t = t;
+    s->last_v = bits;
+    if (t > db->max_time) db->max_time = t;
+    head_mark_dirty(db, s, HS_SNAP_STALE);
+    return 0;
+}
+
+/* Newest persisted chunk of sid: sets *last_t and *last_v from it. */
+static int last_persisted_sample(tsdb *db, MDB_txn *txn, tsdb_ref sid, int64_t *last_t, uint64_t *last_v) {
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, db->dbi_chunks, &cur)) return -1;
+    uint8_t key[16];
+    chunk_key(key, sid + 1, INT64_MIN);
+    MDB_val k = {16, key}, d;
+    int rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV) : mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    int found = -1;
+    if (rc == 0 && k.mv_size == 16 && be64_get(k.mv_data) == sid) {
+        size_t cap = db->opts.chunk_max_samples + 8;
+        uint32_t count;
+        int64_t mint;
+        /* Chunks written by a build with larger chunks still decode. */
+        if (chunk_header(d.mv_data, d.mv_size, &mint, &count) == 0 && count <= cap) {
+            int n = chunk_decode(d.mv_data, d.mv_size, db->scratch_t, db->scratch_v, cap);
+            if (n > 0) {
+                *last_t = db->scratch_t[n - 1];
+                memcpy(last_v, &db->scratch_v[n - 1], 8);
+                found = 0;
+            }
+        }
+        if (found) {
+            *last_t = be64_get_i((uint8_t *)k.mv_data + 8);
+            *last_v = 0;
+            found = 0;
+        }
+    }
+    mdb_cursor_close(cur);
+    return found;
+}
+
+head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid) {
+    head_series *s = smap_get_sid(&db->by_sid, sid);
+    if (s) return s;
+    MDB_val val;
+    if (index_get_labels(db, txn, sid, &val)) return NULL;
+    label ls[256];
+    long n = labels_decode(val.mv_data, val.mv_size, ls, 256);
+    if (n < 0) return NULL;
+    s = head_series_new(db, sid, labels_hash(ls, (size_t)n));
+    last_persisted_sample(db, txn, sid, &s->last_t, &s->last_v);
+    return s;
+}
+
+void head_release_persisted(tsdb *db) {
+    uint64_t min_gen = db_min_reader_gen(db);
+    for (size_t i = 0; i < db->by_sid.cap; i++) {
+        head_series *s = db->by_sid.slots[i];
+        if (!s || !s->sealed) continue;
+        while (s->sealed && s->sealed->persisted_gen && s->sealed->persisted_gen <= min_gen) {
+            sealed_chunk *c = s->sealed;
+            s->sealed = c->next;
+            free(c);
+        }
+    }
+}
+
+/* Writes one series' unpersisted state. */
+static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, errbuf *err) {
+    int rc;
+    uint8_t key[16];
+    if (s->pending_labels &&
+        (rc = index_put_series(db, txn, s->sid, s->hash, s->pending_labels, s->pending_labels_len, err)))
+        return rc;
+    for (sealed_chunk *c = s->sealed; c; c = c->next) {
+        if (c->persisted_gen) continue;
+        chunk_key(key, s->sid, c->maxt);
+        MDB_val k = {16, key}, d = {c->len, c->data};
+        if ((rc = mdb_put(txn, db->dbi_chunks, &k, &d, 0))) return rc;
+    }
+    if (s->flags & HS_SNAP_STALE) {
+        be64_put(key, s->sid);
+        MDB_val k = {8, key};
+        if (s->chunk.count == 0) {
+            rc = mdb_del(txn, db->dbi_head, &k, NULL);
+            if (rc && rc != MDB_NOTFOUND) return rc;
+        } else {
+            int n = open_chunk_decode(s->chunk.buf, s->chunk.nbits, s->chunk.count, db->scratch_t,
+                                      db->scratch_v);
+            if (n != s->chunk.count) return errf(err, "open chunk of series %llu is corrupt", (unsigned long long)s->sid);
+            size_t len = chunk_encode(db->scratch_t, db->scratch_v, (size_t)n, db->scratch_enc);
+            MDB_val d = {len, db->scratch_enc};
+            if ((rc = mdb_put(txn, db->dbi_head, &k, &d, 0))) return rc;
+        }
+    }
+    return 0;
+}
+
+int head_persist(tsdb *db, MDB_txn *txn, int only_touched, errbuf *err) {
+    for (size_t i = 0; i < db->ndirty; i++) {
+        head_series *s = db->dirty[i];
+        if (only_touched && !(s->flags & HS_TOUCHED)) continue;
+        int rc = persist_series(db, txn, s, err);
+        if (rc) return rc;
+    }
+    return db_put_counters(db, txn);
+}
+
+void head_after_persist(tsdb *db, int only_touched) {
+    pthread_rwlock_wrlock(&db->head_lock);
+    pthread_mutex_lock(&db->readers_mu);
+    uint64_t gen = ++db->persist_gen;
+    pthread_mutex_unlock(&db->readers_mu);
+    size_t keep = 0;
+    for (size_t i = 0; i < db->ndirty; i++) {
+        head_series *s = db->dirty[i];
+        if (only_touched && !(s->flags & HS_TOUCHED)) {
+            db->dirty[keep++] = s;
+            continue;
+        }
+        for (sealed_chunk *c = s->sealed; c; c = c->next) {
+            if (!c->persisted_gen) {
+                c->persisted_gen = gen;
+                db->sealed_bytes -= c->len;
+            }
+        }
+        free(s->pending_labels);
+        s->pending_labels = NULL;
+        s->pending_labels_len = 0;
+        s->flags &= ~(uint32_t)(HS_DIRTY | HS_SNAP_STALE);
+    }
+    db->ndirty = keep;
+    head_release_persisted(db);
+    pthread_rwlock_unlock(&db->head_lock);
+}

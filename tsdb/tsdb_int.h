@@ -1,0 +1,188 @@
+/*
+ * tsdb_int.h - internals shared by the tsdb/ source files.  Not for use
+ * outside tsdb/.
+ *
+ * LMDB databases (named, in one environment, file DIR/data.mdb):
+ *   meta     "format" -> "promlite-tsdb-1", "next_sid" -> u64, "wal_seq" -> u64
+ *   series   sid(be64) -> labels_encode(labels)
+ *   shash    hash(be64) -> sid(be64)       DUPSORT: label-set hash -> series
+ *   postings name 0x00 value -> sid(be64)  DUPSORT|DUPFIXED; the key "" 0x00 ""
+ *            lists every series.  Values longer than POSTING_VALUE_MAX are
+ *            cut there and followed by 0x01 and their hash.
+ *   chunks   sid(be64) maxt(be64, sign-flipped) -> sealed chunk
+ *   head     sid(be64) -> sealed encoding of the open chunk's samples
+ *   wal      seq(be64) -> snappy(batch record)
+ *
+ * Locks, outermost first:
+ *   env_lock    rwlock: shared by every open LMDB transaction, exclusive while
+ *               the map is resized (LMDB requires no transaction then).
+ *   head_lock   rwlock: exclusive while the writer changes head series, shared
+ *               while a reader copies head data.
+ *   readers_mu  guards the list of open readers' generations.
+ */
+#ifndef PROMLITE_TSDB_INT_H
+#define PROMLITE_TSDB_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "tsdb/chunkenc.h"
+#include "tsdb/tsdb.h"
+
+#define TSDB_FORMAT "promlite-tsdb-1"
+#define DEFAULT_CHUNK_MAX_SAMPLES 240
+#define CHUNK_CUT_BYTES 1024          /* keeps sealed chunks out of overflow pages */
+#define POSTING_VALUE_MAX 400         /* LMDB keys are at most 511 bytes */
+#define WAL_CHECKPOINT_BYTES (32u << 20)
+#define SEALED_CHECKPOINT_BYTES (16u << 20)
+#define DIRECT_BATCH_RATIO 8          /* samples per touched series above which a
+                                         batch persists chunks instead of a WAL record */
+
+/* A chunk the head has sealed; kept in memory until it is persisted and no
+ * reader that might not see the persisted copy is open. */
+typedef struct sealed_chunk {
+    struct sealed_chunk *next;
+    int64_t mint, maxt;
+    uint64_t persisted_gen;           /* 0 = not yet in LMDB */
+    uint32_t len;
+    uint8_t data[];
+} sealed_chunk;
+
+enum {
+    HS_DIRTY = 1,        /* on db->dirty: something here is not persisted      */
+    HS_SNAP_STALE = 2,   /* open chunk changed since its snapshot was written  */
+    HS_TOUCHED = 4,      /* on the current batch's touched list                */
+};
+
+/* One series in the head.  Labels are not kept in memory once the series is
+ * persisted: the index has them, and memory per series is the budget that
+ * decides how many series one machine can hold. */
+typedef struct head_series {
+    tsdb_ref sid;
+    uint64_t hash;
+    int64_t last_t;                   /* newest timestamp stored anywhere      */
+    uint64_t last_v;                  /* its value's bits                      */
+    open_chunk chunk;
+    sealed_chunk *sealed;             /* oldest first                          */
+    uint8_t *pending_labels;          /* encoded labels until persisted        */
+    uint32_t pending_labels_len;
+    uint32_t flags;
+} head_series;
+
+/* Open-addressing map from a 64-bit key to a series; keys may repeat (label
+ * hash collisions), so lookups walk every slot with the key. */
+typedef struct series_map {
+    head_series **slots;
+    size_t cap, count;                /* cap is a power of two                 */
+    int by_hash;                      /* key is ->hash, else ->sid             */
+} series_map;
+
+void smap_init(series_map *m, int by_hash);
+void smap_free(series_map *m);
+void smap_put(series_map *m, head_series *s);
+void smap_del(series_map *m, head_series *s);
+/* Iterates the series with key k: start with *pos = SIZE_MAX. */
+head_series *smap_next(const series_map *m, uint64_t k, size_t *pos);
+head_series *smap_get_sid(const series_map *m, tsdb_ref sid);
+
+typedef struct reader_gen {
+    struct reader_gen *next, *prev;
+    uint64_t gen;
+} reader_gen;
+
+struct tsdb {
+    char *path;
+    int lock_fd;
+    MDB_env *env;
+    MDB_dbi dbi_meta, dbi_series, dbi_shash, dbi_postings, dbi_chunks, dbi_head, dbi_wal;
+    uint64_t map_bytes;
+    tsdb_options opts;
+
+    pthread_rwlock_t env_lock;
+    pthread_rwlock_t head_lock;
+    pthread_mutex_t readers_mu;
+    reader_gen readers;               /* sentinel of a circular list           */
+
+    /* Head state: changed only by the writer thread, under head_lock. */
+    series_map by_hash, by_sid;
+    head_series **dirty;              /* series with HS_DIRTY                   */
+    size_t ndirty, dirty_cap;
+    tsdb_ref next_sid;
+    uint64_t wal_seq;                 /* last WAL record written                */
+    uint64_t wal_bytes;               /* WAL bytes since the last checkpoint    */
+    uint64_t sealed_bytes;            /* unpersisted sealed chunk bytes         */
+    uint64_t persist_gen;             /* count of committed persist txns        */
+    int64_t max_time;                 /* newest sample in the database          */
+
+    /* Scratch for sealing and encoding, reused (writer only). */
+    int64_t *scratch_t;
+    double *scratch_v;
+    uint8_t *scratch_enc;
+};
+
+/* ---- db.c */
+/* Runs fn in a write transaction and commits; grows the map and retries when
+ * it is full.  fn must be repeatable (it may run twice). */
+typedef int (*txn_fn)(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err);
+int db_write(tsdb *db, txn_fn fn, void *ctx, errbuf *err);
+/* Formats an LMDB error for the data folder. */
+int db_error(tsdb *db, errbuf *err, const char *what, int rc);
+int db_read_begin(tsdb *db, MDB_txn **txn, errbuf *err);
+void db_read_end(tsdb *db, MDB_txn *txn);
+uint64_t db_min_reader_gen(tsdb *db);
+/* Writes next_sid and max_time to meta (every persist carries them). */
+int db_put_counters(tsdb *db, MDB_txn *txn);
+
+/* ---- head.c */
+head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash);
+void head_series_free(head_series *s);
+void head_mark_dirty(tsdb *db, head_series *s, uint32_t flags);
+/* Appends one sample to a series, sealing the open chunk when full.
+ * Returns 0 or a rejection: 1 out of order, 2 duplicate, 3 identical. */
+int head_append(tsdb *db, head_series *s, int64_t t, double v);
+/* Seals the open chunk now (used before persisting a series' chunk as a
+ * whole is not needed: snapshots cover open chunks). */
+void head_seal(tsdb *db, head_series *s);
+/* Finds or loads (from the index) the head series of sid; NULL if unknown. */
+head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid);
+/* Frees sealed chunks persisted before every open reader started. */
+void head_release_persisted(tsdb *db);
+/* Writes everything unpersisted of the given series (all dirty ones when
+ * only_touched is 0) in txn; the caller commits, then calls head_after_persist. */
+int head_persist(tsdb *db, MDB_txn *txn, int only_touched, errbuf *err);
+void head_after_persist(tsdb *db, int only_touched);
+
+/* ---- index.c */
+int index_put_series(tsdb *db, MDB_txn *txn, tsdb_ref sid, uint64_t hash, const uint8_t *enc,
+                     size_t len, errbuf *err);
+/* Looks up a series by its sorted labels; returns 1 and sets *sid if found. */
+int index_find_series(tsdb *db, MDB_txn *txn, const label *l, size_t n, uint64_t hash,
+                      const uint8_t *enc, size_t enc_len, tsdb_ref *sid);
+int index_get_labels(tsdb *db, MDB_txn *txn, tsdb_ref sid, MDB_val *val);
+/* Postings key for name=value into out (>= 512 bytes); returns its length. */
+size_t postings_key(const char *name, size_t nlen, const char *value, size_t vlen, uint8_t *out);
+/* Deletes a series with no data left from the index. */
+int index_delete_series(tsdb *db, MDB_txn *txn, tsdb_ref sid, errbuf *err);
+
+/* ---- wal.c */
+/* Encodes (sid, t, v) triples of a batch into a snappy-compressed record. */
+void wal_encode(const tsdb_ref *sid, const int64_t *t, const double *v, size_t n, buf *out);
+typedef void (*wal_sample_fn)(void *ctx, tsdb_ref sid, int64_t t, double v);
+int wal_decode(const uint8_t *rec, size_t len, wal_sample_fn fn, void *ctx);
+
+/* ---- read.c: reader internals for stats.c */
+tsdb *reader_db(tsdb_reader *r);
+MDB_txn *reader_txn(tsdb_reader *r);
+void *reader_alloc(tsdb_reader *r, size_t n);   /* from the reader's arena */
+
+/* ---- retention.c */
+/* LMDB pages in use in every database, free list included, in bytes. */
+uint64_t db_used_bytes(tsdb *db, MDB_txn *txn);
+
+/* chunk keys */
+static inline void chunk_key(uint8_t key[16], tsdb_ref sid, int64_t maxt) {
+    be64_put(key, sid);
+    be64_put_i(key + 8, maxt);
+}
+
+#endif
