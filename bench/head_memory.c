@@ -67,10 +67,11 @@ int main(int argc, char **argv) {
             }
             if (tsdb_appender_commit(a, NULL, &err)) return 1;
         }
-        uint64_t rss = current_rss_bytes();
+        uint64_t rss = current_rss_bytes(), anon = current_rss_anon_bytes(), file = current_rss_file_bytes();
         printf("head memory: %d series, %3d samples per open chunk: RSS %.1f MiB, %.0f bytes per series "
-               "(%.0f above the empty process)\n",
-               n, step, rss / 1048576.0, (double)rss / n, (double)(rss - rss0) / n);
+               "(%.0f above the empty process; anonymous %.0f, LMDB map %.0f)\n",
+               n, step, rss / 1048576.0, (double)rss / n, (double)(rss - rss0) / n, (double)anon / n,
+               (double)file / n);
     }
     tsdb_appender_free(a);
     free(refs);

@@ -56,7 +56,9 @@ int cmd_import(int argc, char **argv) {
                    "Every sample needs a timestamp.  Samples older than a series' newest stored sample, and\n"
                    "second samples at the same timestamp with another value, are rejected and counted;\n"
                    "the import goes on.  A syntax error stops the import with FILE:LINE:COL; batches\n"
-                   "committed before it stay stored.",
+                   "committed before it stay stored.\n"
+                   "Like promtool, import keeps old samples: retention is applied after the import only\n"
+                   "when --storage.tsdb.retention.time or --storage.tsdb.retention.size is given.",
                    flags, 1, 1};
     char *pos[64];
     int npos;
@@ -66,6 +68,10 @@ int cmd_import(int argc, char **argv) {
     }
     int rc = flags_parse(&cmd, argc, argv, pos, &npos);
     if (rc) return rc == 1 ? 0 : 2;
+
+    /* flags[1] and flags[2] are the retention flags of STORAGE_FLAG_DEFS. */
+    if (!flags[1].seen) sf.retention_ms = 0;
+    if (!flags[2].seen) sf.retention_bytes = 0;
 
     const char *file = pos[0];
     int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY | O_CLOEXEC);

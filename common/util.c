@@ -3,8 +3,10 @@
  */
 #include "common/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -105,6 +107,27 @@ size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
     return 0;
 }
 
+/* The digits come from snprintf's correctly rounded %.*e at increasing
+ * precision until strtod reads the same bits back: the shortest digit string
+ * that round-trips, which is what Go's shortest formatting picks as well
+ * (they could differ only where the rounding interval is lopsided, at exact
+ * powers of two, and only in the last digit's choice). */
+const char *format_float(double v, char *out) {
+    if (isnan(v)) return strcpy(out, "NaN");
+    if (isinf(v)) return strcpy(out, v > 0 ? "+Inf" : "-Inf");
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(out, FLOAT_TEXT_MAX, "%.*e", prec - 1, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    snprintf(out, FLOAT_TEXT_MAX, "%.*e", prec - 1, v);
+    int exp10 = atoi(strchr(out, 'e') + 1);
+    if (exp10 < -4 || exp10 >= 6) return out; /* Go's %e form: "1.5e+06" */
+    int decimals = prec - 1 - exp10;
+    snprintf(out, FLOAT_TEXT_MAX, "%.*f", decimals > 0 ? decimals : 0, v);
+    return out;
+}
+
 const char *human_bytes(double bytes, char *out, size_t outlen) {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     int u = 0;
@@ -151,3 +174,5 @@ static uint64_t proc_status_kb(const char *key) {
 
 uint64_t peak_rss_bytes(void) { return proc_status_kb("VmHWM"); }
 uint64_t current_rss_bytes(void) { return proc_status_kb("VmRSS"); }
+uint64_t current_rss_anon_bytes(void) { return proc_status_kb("RssAnon"); }
+uint64_t current_rss_file_bytes(void) { return proc_status_kb("RssFile") + proc_status_kb("RssShmem"); }

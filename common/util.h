@@ -59,6 +59,14 @@ static inline uint64_t be64_get(const uint8_t *p) {
 static inline void be64_put_i(uint8_t *p, int64_t v) { be64_put(p, (uint64_t)v ^ (1ULL << 63)); }
 static inline int64_t be64_get_i(const uint8_t *p) { return (int64_t)(be64_get(p) ^ (1ULL << 63)); }
 
+/* Formats a finite or infinite float as Go's strconv.FormatFloat(v, 'g',
+ * -1, 64) does, which is how Prometheus writes sample values: the fewest
+ * digits that read back to the same bits, exponent form when the decimal
+ * exponent is < -4 or >= 6 ("1e+06", "123456", "5e-324", "-0"), "+Inf", "-Inf",
+ * "NaN".  out needs FLOAT_TEXT_MAX bytes.  Returns out. */
+#define FLOAT_TEXT_MAX 32
+const char *format_float(double v, char *out);
+
 /* Formats a byte count as "1.5 MiB" into out. */
 const char *human_bytes(double bytes, char *out, size_t outlen);
 
@@ -68,5 +76,9 @@ double cpu_seconds(void);
 /* Peak and current resident set size of this process in bytes (/proc). */
 uint64_t peak_rss_bytes(void);
 uint64_t current_rss_bytes(void);
+/* The two parts of the RSS: anonymous memory (malloc, stacks) and pages of
+ * mapped files (LMDB's map), which the kernel can drop and re-read. */
+uint64_t current_rss_anon_bytes(void);
+uint64_t current_rss_file_bytes(void);
 
 #endif

@@ -96,14 +96,8 @@ void format_value(double v, char *out, size_t outlen) {
             snprintf(out, outlen, "NaN:0x%016llx", (unsigned long long)bits);
         return;
     }
-    if (isinf(v)) {
-        snprintf(out, outlen, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(out, outlen, "%.*g", prec, v);
-        if (strtod(out, NULL) == v && (v != 0 || signbit(v) == signbit(strtod(out, NULL)))) return;
-    }
+    char text[FLOAT_TEXT_MAX];
+    snprintf(out, outlen, "%s", format_float(v, text));
 }
 
 /* ------------------------------------------------------------ progress */

@@ -40,8 +40,8 @@ typedef struct import_result {
 int import_stream(tsdb *db, int fd, const char *name, const import_options *opts,
                   import_result *res, errbuf *err);
 
-/* Formats a float so that strtod gives back the same bits: the shortest of
- * %.15g/%.16g/%.17g that round-trips, "+Inf"/"-Inf", "NaN" for the NaN
+/* Formats a float so that strtod gives back the same bits: as Prometheus
+ * writes it (format_float), "NaN" for the NaN
  * Prometheus produces, and "NaN:0x<16 hex digits>" for any other NaN payload
  * (such as the staleness marker), which promlite's parser reads back exactly. */
 void format_value(double v, char *out, size_t outlen);

@@ -193,7 +193,8 @@ static int wal_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
 
 static int direct_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
     (void)ctx;
-    return head_persist(db, txn, 1, err);
+    int all;
+    return head_persist(db, txn, 1, 0, &all, err);
 }
 
 /* Touched series whose labels the WAL transaction wrote no longer need
@@ -237,7 +238,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
         if (db_write(db, direct_txn, a, err)) {
             rc = -1;
         } else {
-            head_after_persist(db, 1);
+            head_after_persist(db);
         }
     } else {
         db_read_end(db, txn);

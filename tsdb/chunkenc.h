@@ -63,9 +63,27 @@ int open_chunk_decode(const uint8_t *buf, uint32_t nbits, uint16_t n,
 #define CHUNK_ENCODE_BOUND(n) (32 + (size_t)(n) * 20)
 
 /* Encodes n >= 1 samples (timestamps strictly increasing) as a sealed chunk
- * with the smallest codec.  out must hold CHUNK_ENCODE_BOUND(n) bytes.
- * Returns the bytes written. */
+ * with the smallest codec.  out must hold CHUNK_ENCODE_BOUND(n) bytes; all
+ * of it is used as scratch while choosing, so it may not overlap ts/vs.
+ * Returns the bytes written (0 only for n == 0 or n > INT32_MAX). */
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out);
+
+/* Value codec families, to force one with chunk_encode_codec() (benchmarks,
+ * tests).  BEST is what chunk_encode() does. */
+enum chunk_codec {
+    CHUNK_CODEC_BEST = 0,
+    CHUNK_CODEC_XOR,    /* Gorilla XOR, codes anything                        */
+    CHUNK_CODEC_CONST,  /* all values bit-identical                           */
+    CHUNK_CODEC_DEC,    /* decimal m/10^K (best of raw/delta/dod)             */
+    CHUNK_CODEC_BITS,   /* float bits as integers (best of raw/delta/dod)     */
+};
+
+/* As chunk_encode(), but the values use the given codec family only (the
+ * timestamps still take their best form).  Returns 0 if that family cannot
+ * code these values, or (forced codecs, tiny n) the result would exceed
+ * CHUNK_ENCODE_BOUND(n).  Also returns 0 for n == 0 or n > INT32_MAX. */
+size_t chunk_encode_codec(const int64_t *ts, const double *vs, size_t n, enum chunk_codec codec,
+                          uint8_t *out);
 
 /* Reads a sealed chunk's header: its first timestamp and sample count.
  * Returns 0, or -1 if the header is corrupt. */
@@ -76,8 +94,13 @@ int chunk_header(const uint8_t *buf, size_t len, int64_t *mint, uint32_t *count)
  * than cap samples.  Never reads outside buf[0..len). */
 int chunk_decode(const uint8_t *buf, size_t len, int64_t *ts, double *vs, size_t cap);
 
-/* Name of the codec a sealed chunk uses ("xor", "dec-delta", ...), for
- * statistics and debugging. */
+/* Name of the value codec a sealed chunk uses ("xor", "const", "dec-raw",
+ * "dec-delta", "dec-dod", "bits-raw", "bits-delta", "bits-dod"; "?" if
+ * unknown), for statistics and debugging. */
 const char *chunk_codec_name(const uint8_t *buf, size_t len);
+
+/* Name of the timestamp form of a sealed chunk ("regular", "delta", "dod",
+ * "grid"; "?" if unknown). */
+const char *chunk_time_codec_name(const uint8_t *buf, size_t len);
 
 #endif

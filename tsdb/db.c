@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +29,36 @@
 
 #define MIN_MAP_BYTES (1ULL << 30)
 
+/* LMDB reports a short write as EIO, and a write that hits a full disk or
+ * the file size limit is usually short rather than failed: look at the file
+ * system and the limit to tell the user which one it is.  Returns a
+ * description, or NULL when neither explains the error. */
+static const char *space_shortage(const char *path, char *out, size_t outlen) {
+    char file[4200];
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    struct stat st;
+    struct rlimit rl;
+    if (stat(file, &st) == 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)st.st_size + (1u << 20) >= (uint64_t)rl.rlim_cur) {
+        snprintf(out, outlen, "the file size limit (ulimit -f, %llu bytes) is reached",
+                 (unsigned long long)rl.rlim_cur);
+        return out;
+    }
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (64u << 20)) {
+        snprintf(out, outlen, "only %llu KiB free on its file system",
+                 (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
+        return out;
+    }
+    return NULL;
+}
+
 int db_error(tsdb *db, errbuf *err, const char *what, int rc) {
     const char *path = db && db->path ? db->path : "?";
+    char why[160];
+    if (rc == EIO && space_shortage(path, why, sizeof why))
+        return errf(err, "%s in %s/data.mdb: %s: %s (no space left for the data folder; stored data is intact, free space and retry)",
+                    what, path, mdb_strerror(rc), why);
     if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT)
         return errf(err, "%s in %s/data.mdb: %s (no space left for the data folder; stored data is intact, free space and retry)",
                     what, path, mdb_strerror(rc));
@@ -383,19 +413,33 @@ fail:
     return -1;
 }
 
-/* The checkpoint transaction: everything dirty, then the WAL emptied. */
+/* One transaction of a checkpoint: dirty series up to CHECKPOINT_TXN_BYTES,
+ * and when that was all of them, the WAL emptied.
+ *
+ * Why several transactions: LMDB keeps the single pages a write transaction
+ * dirtied on a private free list for the environment's lifetime, so the
+ * largest transaction sets a floor under the process's memory; one
+ * transaction holding every open-chunk snapshot of 100k series would keep
+ * tens of MiB.  Splitting is safe because each series is written whole
+ * (sealed chunks with the snapshot that follows them), and recovery skips
+ * WAL samples at or before a series' newest stored one: a crash between the
+ * parts replays the WAL over a mix of old and new snapshots correctly. */
 static int checkpoint_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
-    (void)ctx;
-    int rc = head_persist(db, txn, 0, err);
-    if (rc) return rc;
+    int *all_written = ctx;
+    int rc = head_persist(db, txn, 0, CHECKPOINT_TXN_BYTES, all_written, err);
+    if (rc || !*all_written) return rc;
     if ((rc = mdb_drop(txn, db->dbi_wal, 0))) return rc;
     return db_put_counters(db, txn);
 }
 
 int tsdb_checkpoint(tsdb *db, errbuf *err) {
     if (db->ndirty == 0 && db->wal_seq == 0) return 0;
-    if (db_write(db, checkpoint_txn, NULL, err)) return -1;
-    head_after_persist(db, 0);
+    for (;;) {
+        int all_written = 0;
+        if (db_write(db, checkpoint_txn, &all_written, err)) return -1;
+        head_after_persist(db);
+        if (all_written) break;
+    }
     db->wal_bytes = 0;
     db->wal_seq = 0;
     return 0;

@@ -254,9 +254,10 @@ void head_release_persisted(tsdb *db) {
     }
 }
 
-/* Writes one series' unpersisted state. */
-static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, errbuf *err) {
+/* Writes one series' unpersisted state; adds the bytes written to *bytes. */
+static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, uint64_t *bytes, errbuf *err) {
     int rc;
+    *bytes += s->pending_labels_len;
     uint8_t key[16];
     if (s->pending_labels &&
         (rc = index_put_series(db, txn, s->sid, s->hash, s->pending_labels, s->pending_labels_len, err)))
@@ -266,6 +267,7 @@ static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, errbuf *err) {
         chunk_key(key, s->sid, c->maxt);
         MDB_val k = {16, key}, d = {c->len, c->data};
         if ((rc = mdb_put(txn, db->dbi_chunks, &k, &d, 0))) return rc;
+        *bytes += 16 + c->len;
     }
     if (s->flags & HS_SNAP_STALE) {
         be64_put(key, s->sid);
@@ -280,22 +282,33 @@ static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, errbuf *err) {
             size_t len = chunk_encode(db->scratch_t, db->scratch_v, (size_t)n, db->scratch_enc);
             MDB_val d = {len, db->scratch_enc};
             if ((rc = mdb_put(txn, db->dbi_head, &k, &d, 0))) return rc;
+            *bytes += 8 + len;
         }
     }
     return 0;
 }
 
-int head_persist(tsdb *db, MDB_txn *txn, int only_touched, errbuf *err) {
+int head_persist(tsdb *db, MDB_txn *txn, int only_touched, uint64_t budget, int *all_written, errbuf *err) {
+    /* A retried transaction (map growth) starts over: forget the marks of
+     * the aborted attempt. */
+    for (size_t i = 0; i < db->ndirty; i++) db->dirty[i]->flags &= ~(uint32_t)HS_WRITTEN;
+    uint64_t bytes = 0;
+    *all_written = 1;
     for (size_t i = 0; i < db->ndirty; i++) {
         head_series *s = db->dirty[i];
         if (only_touched && !(s->flags & HS_TOUCHED)) continue;
-        int rc = persist_series(db, txn, s, err);
+        if (budget && bytes >= budget) {
+            *all_written = 0;
+            break;
+        }
+        int rc = persist_series(db, txn, s, &bytes, err);
         if (rc) return rc;
+        s->flags |= HS_WRITTEN;
     }
     return db_put_counters(db, txn);
 }
 
-void head_after_persist(tsdb *db, int only_touched) {
+void head_after_persist(tsdb *db) {
     pthread_rwlock_wrlock(&db->head_lock);
     pthread_mutex_lock(&db->readers_mu);
     uint64_t gen = ++db->persist_gen;
@@ -303,7 +316,7 @@ void head_after_persist(tsdb *db, int only_touched) {
     size_t keep = 0;
     for (size_t i = 0; i < db->ndirty; i++) {
         head_series *s = db->dirty[i];
-        if (only_touched && !(s->flags & HS_TOUCHED)) {
+        if (!(s->flags & HS_WRITTEN)) {
             db->dirty[keep++] = s;
             continue;
         }
@@ -316,7 +329,7 @@ void head_after_persist(tsdb *db, int only_touched) {
         free(s->pending_labels);
         s->pending_labels = NULL;
         s->pending_labels_len = 0;
-        s->flags &= ~(uint32_t)(HS_DIRTY | HS_SNAP_STALE);
+        s->flags &= ~(uint32_t)(HS_DIRTY | HS_SNAP_STALE | HS_WRITTEN);
     }
     db->ndirty = keep;
     head_release_persisted(db);

@@ -35,6 +35,7 @@
 #define POSTING_VALUE_MAX 400         /* LMDB keys are at most 511 bytes */
 #define WAL_CHECKPOINT_BYTES (32u << 20)
 #define SEALED_CHECKPOINT_BYTES (16u << 20)
+#define CHECKPOINT_TXN_BYTES (2u << 20)   /* bytes per checkpoint transaction  */
 #define DIRECT_BATCH_RATIO 8          /* samples per touched series above which a
                                          batch persists chunks instead of a WAL record */
 
@@ -52,6 +53,7 @@ enum {
     HS_DIRTY = 1,        /* on db->dirty: something here is not persisted      */
     HS_SNAP_STALE = 2,   /* open chunk changed since its snapshot was written  */
     HS_TOUCHED = 4,      /* on the current batch's touched list                */
+    HS_WRITTEN = 8,      /* written by the transaction head_persist() filled   */
 };
 
 /* One series in the head.  Labels are not kept in memory once the series is
@@ -148,9 +150,12 @@ head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid);
 /* Frees sealed chunks persisted before every open reader started. */
 void head_release_persisted(tsdb *db);
 /* Writes everything unpersisted of the given series (all dirty ones when
- * only_touched is 0) in txn; the caller commits, then calls head_after_persist. */
-int head_persist(tsdb *db, MDB_txn *txn, int only_touched, errbuf *err);
-void head_after_persist(tsdb *db, int only_touched);
+ * only_touched is 0) in txn, and marks them HS_WRITTEN.  With a nonzero
+ * budget it stops once about that many bytes are written, and *all_written
+ * tells whether every series was.  The caller commits, then calls
+ * head_after_persist(), which settles the series marked HS_WRITTEN. */
+int head_persist(tsdb *db, MDB_txn *txn, int only_touched, uint64_t budget, int *all_written, errbuf *err);
+void head_after_persist(tsdb *db);
 
 /* ---- index.c */
 int index_put_series(tsdb *db, MDB_txn *txn, tsdb_ref sid, uint64_t hash, const uint8_t *enc,

@@ -14,7 +14,8 @@ awk 'BEGIN { for (s = 0; s < 3000; s++) for (i = 0; i < 100; i++)
 size_kb=$(( $(stat -c %s "$WORK/d/data.mdb") / 1024 + 64 ))
 (trap '' XFSZ; ulimit -f "$size_kb"; exec "$PROMLITE" import --format=text --storage.tsdb.path "$WORK/d" "$WORK/big.prom") > "$WORK/out" 2> "$WORK/err"
 check "import under a full disk fails" [ $? -eq 1 ]
-expect_grep 'no space left for the data folder|File too large' "$WORK/err" "the error says the disk is full"
+expect_grep 'no space left for the data folder' "$WORK/err" "the error says the disk is full"
+sed 's/^/# /' "$WORK/err"
 expect_grep "$WORK/d" "$WORK/err" "the error names the data folder"
 expect_exit 0 "the folder opens after the failure" "$PROMLITE" tsdb dump --storage.tsdb.path "$WORK/d" --match '{__name__=~"node_.*"}'
 grep -v '^#' "$WORK/dump1" > "$WORK/a"; grep -v '^#' "$WORK/out" > "$WORK/b"
