@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     uint64_t rss0 = current_rss_bytes();
     tsdb_appender *a = tsdb_appender_new(db);
     tsdb_ref *refs = malloc((size_t)n * sizeof *refs);
-    double *val = malloc((size_t)n * sizeof *val);
+    int64_t *cents = malloc((size_t)n * sizeof *cents);
     for (int s = 0; s < n; s++) {
         char inst[32], cpu[16];
         snprintf(inst, sizeof inst, "host-%04d:9100", s / 256);
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "head_memory: %s\n", err.msg);
             return 1;
         }
-        val[s] = 1000 + s;
+        cents[s] = (1000 + s) * 100LL;
     }
     srand(1);
     int marks[] = {60, 120, 235};
@@ -57,8 +57,11 @@ int main(int argc, char **argv) {
     for (int m = 0; m < 3; m++) {
         for (; step < marks[m]; step++) {
             for (int s = 0; s < n; s++) {
-                /* 1 in 16 series carries full-precision floats, like scrape durations. */
-                double v = s % 16 == 0 ? (double)rand() / RAND_MAX * 0.01 : (val[s] += (rand() % 1500) / 100.0);
+                /* 1 in 16 series carries full-precision floats, like scrape
+                 * durations; the rest are CPU-seconds counters with two
+                 * decimals, as the parser turns "1234.56" into a double. */
+                double v = s % 16 == 0 ? (double)rand() / RAND_MAX * 0.01
+                                       : (double)(cents[s] += rand() % 1500) / 100.0;
                 tsdb_appender_add(a, refs[s], 1700000000000LL + (int64_t)step * 15000, v);
                 if ((s + 1) % 10000 == 0 && tsdb_appender_commit(a, NULL, &err)) {
                     fprintf(stderr, "head_memory: %s\n", err.msg);
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
     }
     tsdb_appender_free(a);
     free(refs);
-    free(val);
+    free(cents);
     tsdb_close(db, &err);
     return 0;
 }

@@ -4,14 +4,19 @@
  *
  * DESIGN (figures measured by bench/codec_compare.c; see MEASUREMENTS below)
  *
- * Open chunk.  A Gorilla bit stream, appendable in O(1):
- *   sample 0   64-bit timestamp, 64-bit value
+ * Open chunk.  A bit stream appendable in O(1) (amortised), described in
+ * full above open_chunk_init():
+ *   header     the value mode: XOR, or decimal with scale K
  *   timestamp  delta-of-delta (dod) in buckets: '0' = 0, '10' + 7 bits,
  *              '110' + 14 bits, '1110' + 24 bits, '1111' + 64 bits.  The
  *              7-bit bucket (-64..63 ms) takes scrape jitter.
- *   value      XOR with the previous value: '0' = same, '10' + meaningful
- *              bits in the previous window, '11' + 5-bit leading zeros +
- *              6-bit length + meaningful bits (Prometheus's scheme).
+ *   value      decimal mode: the difference of the integer m (value =
+ *              m / 10^K) from the previous one, in size buckets, or a raw
+ *              exception; XOR mode: XOR with the previous value ('0' = same,
+ *              '10' + meaningful bits in the previous window, '11' + 5-bit
+ *              leading zeros + 6-bit length + meaningful bits, Prometheus's
+ *              scheme).  Decimal mode halves to thirds the memory of
+ *              node_exporter's values.
  * All timestamp arithmetic is modulo 2^64, so every int64 sequence
  * round-trips, however large its gaps.  The buffer grows in 32-byte steps
  * sized to malloc's chunk classes (see grow_buffer): memory per series stays
@@ -441,6 +446,39 @@ static int xor_get(bit_reader *r, xor_state *s) {
 
 /* ----------------------------------------------------------- open chunk */
 
+/*
+ * The open chunk's stream:
+ *
+ *   8 bits     mode: 0 = XOR values, 1 + K = decimal values with scale K
+ *   sample 0   64-bit timestamp; the value as 64 raw bits (XOR mode) or
+ *              64-bit zigzag(m) (decimal mode)
+ *   sample i   timestamp delta-of-delta in buckets ('0', '10'+7, '110'+14,
+ *              '1110'+24, '1111'+64 bits); the value as XOR (Gorilla), or in
+ *              decimal mode the difference of m from the previous decimal
+ *              value in buckets: '0' = same, '10'+6, '110'+13, '1110'+20,
+ *              '11110'+32, '111110'+64 bits (two's complement), or '111111'
+ *              + 64 raw bits for a value that is not m / 10^K (an
+ *              exception: a staleness marker, -0.0, a stray full-precision
+ *              value), which leaves the previous m unchanged.
+ *
+ * Why decimal in memory too: node_exporter's values mostly carry a few
+ * decimal digits, which XOR codes in 40-50 bits a sample (the changing
+ * mantissa bits) while their integer differences take 10-20.  The open
+ * chunk is what a series costs in memory, so this is memory per series.
+ *
+ * The mode is picked on the first value: the smallest K <= OC_MAX_SCALE at
+ * which it is exactly m / 10^K (the same bit-exact test as the sealed dec
+ * codec), XOR when there is none.  A later value that needs a larger K
+ * makes the chunk re-encode itself at that K; one that is not decimal at
+ * all is an exception, and once exceptions pass OC_MAX_EXCEPTIONS the chunk
+ * re-encodes itself as XOR.  Re-encoding decodes and appends every sample
+ * again: O(n), at most OC_MAX_SCALE + 1 times per chunk.
+ */
+#define OC_MAX_SCALE 9
+#define OC_MAX_EXCEPTIONS 8
+
+static bool dec_mantissa(double v, unsigned scale, int64_t *m_out);
+
 void open_chunk_init(open_chunk *c) {
     memset(c, 0, sizeof *c);
     c->leading = OC_NO_WINDOW;
@@ -496,51 +534,178 @@ static uint64_t get_dod_bucket(bit_reader *r) {
     return v;
 }
 
-int open_chunk_append(open_chunk *c, int64_t t, double v) {
-    if (c->count == UINT16_MAX) return -1;
-    uint32_t need = (c->nbits + OC_MAX_SAMPLE_BITS + 7) / 8;
+/* Decimal-mode value buckets: prefix of k ones and a zero (k < 5) or five
+ * ones, then widths[k] bits; the sixth ones-run marks a raw exception. */
+static const unsigned oc_dec_widths[6] = {0, 6, 13, 20, 32, 64};
+
+static void put_dec_delta(bit_writer *w, int64_t d) {
+    for (unsigned k = 0; k < 6; k++) {
+        unsigned n = oc_dec_widths[k];
+        if (k == 5 || (n == 0 ? d == 0 : (d >= -(1ll << (n - 1)) && d < (1ll << (n - 1))))) {
+            bw_put(w, k < 5 ? ((1u << (k + 1)) - 2) : 62u, k < 5 ? k + 1 : 6); /* k ones, a zero */
+            bw_put64(w, (uint64_t)d, n);
+            return;
+        }
+    }
+}
+
+static void put_dec_exception(bit_writer *w, uint64_t bits) {
+    bw_put(w, 63, 6);
+    bw_put64(w, bits, 64);
+}
+
+/* The decimal integer m of v at scale K, when v is exactly m / 10^K. */
+static bool oc_decimal(double v, unsigned scale, int64_t *m) {
+    return isfinite(v) && dec_mantissa(v, scale, m);
+}
+
+/* The smallest scale at which v is decimal, or -1. */
+static int oc_min_scale(double v) {
+    int64_t m;
+    if (!isfinite(v)) return -1;
+    for (unsigned k = 0; k <= OC_MAX_SCALE; k++)
+        if (oc_decimal(v, k, &m)) return (int)k;
+    return -1;
+}
+
+/* Appends with the chunk's current mode; *fits is cleared (and nothing
+ * written) when the value needs another mode. */
+static int append_in_mode(open_chunk *c, int64_t t, double v, bool allow_exception, bool *fits) {
+    *fits = true;
+    uint32_t need = (c->nbits + 8 + OC_MAX_SAMPLE_BITS + 7) / 8;
     if (need > c->cap && grow_buffer(c, need)) return -1;
-    bit_writer w = bw_resume(c->buf, c->nbits);
     uint64_t vb = double_bits(v);
+    int64_t m = 0;
+    bool dec = c->mode && oc_decimal(v, c->mode - 1u, &m);
+    if (c->mode && !dec && (!allow_exception || c->count == 0)) {
+        *fits = false;
+        return 0;
+    }
+    bit_writer w = bw_resume(c->buf, c->nbits);
     if (c->count == 0) {
+        bw_put(&w, c->mode, 8);
         bw_put64(&w, (uint64_t)t, 64);
-        bw_put64(&w, vb, 64);
+        bw_put64(&w, c->mode ? zigzag((uint64_t)m) : vb, 64);
         c->t_delta = 0;
         c->leading = OC_NO_WINDOW;
         c->trailing = 0;
+        c->exceptions = 0;
+        c->v_last = c->mode ? (uint64_t)m : vb;
     } else {
         uint64_t delta = (uint64_t)t - (uint64_t)c->t_last;
         put_dod_bucket(&w, delta - (uint64_t)c->t_delta);
-        xor_state xs = {c->v_last, c->leading, c->trailing};
-        xor_put(&w, &xs, vb);
-        c->leading = xs.leading;
-        c->trailing = xs.trailing;
         c->t_delta = to_signed(delta);
+        if (!c->mode) {
+            xor_state xs = {c->v_last, c->leading, c->trailing};
+            xor_put(&w, &xs, vb);
+            c->leading = xs.leading;
+            c->trailing = xs.trailing;
+            c->v_last = vb;
+        } else if (dec) {
+            put_dec_delta(&w, (int64_t)((uint64_t)m - c->v_last));
+            c->v_last = (uint64_t)m;
+        } else {
+            put_dec_exception(&w, vb);
+            c->exceptions++;
+        }
     }
     uint32_t end = (uint32_t)(w.p - c->buf) * 8 + w.nacc;
     bw_flush(&w);
     c->nbits = end;
     c->t_last = t;
-    c->v_last = vb;
     c->count++;
     return 0;
 }
 
+/* Rewrites the chunk in another mode, then appends (t, v).  Allocates the
+ * new stream before touching the old, so on failure the chunk is unchanged. */
+static int reencode_and_append(open_chunk *c, uint8_t mode, int64_t t, double v) {
+    size_t n = c->count;
+    int64_t *ts = malloc((n + 1) * sizeof *ts);
+    double *vs = malloc((n + 1) * sizeof *vs);
+    open_chunk nc;
+    open_chunk_init(&nc);
+    int rc = -1;
+    if (!ts || !vs || open_chunk_decode(c->buf, c->nbits, (uint16_t)n, ts, vs) != (int)n) goto out;
+    ts[n] = t;
+    vs[n] = v;
+    /* The wanted mode; XOR when the first value does not fit it (its m
+     * would pass 2^53 at the larger scale) or exceptions stay the norm. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        open_chunk_free(&nc);
+        nc.mode = attempt == 0 ? mode : 0;
+        bool fits = true;
+        for (size_t i = 0; i <= n && fits; i++)
+            if (append_in_mode(&nc, ts[i], vs[i], true, &fits)) goto out;
+        if (fits && (nc.mode == 0 || nc.exceptions <= OC_MAX_EXCEPTIONS)) break;
+    }
+    free(c->buf);
+    *c = nc;
+    nc.buf = NULL;
+    rc = 0;
+out:
+    free(nc.buf);
+    free(ts);
+    free(vs);
+    return rc;
+}
+
+int open_chunk_append(open_chunk *c, int64_t t, double v) {
+    if (c->count == UINT16_MAX) return -1;
+    if (c->count == 0) {
+        int k = oc_min_scale(v);
+        c->mode = k < 0 ? 0 : (uint8_t)(k + 1);
+    }
+    bool fits;
+    if (!c->mode || c->count == 0) return append_in_mode(c, t, v, false, &fits);
+    if (append_in_mode(c, t, v, false, &fits)) return -1;
+    if (fits) return 0;
+    /* Not decimal at the chunk's scale: a larger scale if one fits every
+     * value so far (each m times a power of ten stays exact below 2^53), an
+     * exception otherwise, and XOR once exceptions are the norm. */
+    int k = oc_min_scale(v);
+    if (k > (int)c->mode - 1) return reencode_and_append(c, (uint8_t)(k + 1), t, v);
+    if (c->exceptions >= OC_MAX_EXCEPTIONS) return reencode_and_append(c, 0, t, v);
+    return append_in_mode(c, t, v, true, &fits);
+}
+
 int open_chunk_decode(const uint8_t *buf, uint32_t nbits, uint16_t n, int64_t *ts, double *vs) {
     if (n == 0) return 0;
-    if (!buf || nbits < 128) return -1;
+    if (!buf || nbits < 136) return -1;
     bit_reader r = {buf, ((size_t)nbits + 7) / 8, 0};
+    unsigned mode = (unsigned)br_get(&r, 8);
+    if (mode > OC_MAX_SCALE + 1) return -1;
     uint64_t t = br_get64(&r, 64);
-    xor_state xs = {br_get64(&r, 64), OC_NO_WINDOW, 0};
+    uint64_t first = br_get64(&r, 64);
+    xor_state xs = {first, OC_NO_WINDOW, 0};
+    int64_t m = (int64_t)unzigzag(first);
+    double scale = mode ? pow10_table[mode - 1] : 1;
     uint64_t delta = 0;
     ts[0] = to_signed(t);
-    vs[0] = bits_double(xs.prev);
+    vs[0] = mode ? (double)m / scale : bits_double(first);
+    if (mode && (m >= (int64_t)TWO53 || m <= -(int64_t)TWO53)) return -1;
     for (uint16_t i = 1; i < n; i++) {
         delta += get_dod_bucket(&r);
         t += delta;
-        if (xor_get(&r, &xs)) return -1;
         ts[i] = to_signed(t);
-        vs[i] = bits_double(xs.prev);
+        if (!mode) {
+            if (xor_get(&r, &xs)) return -1;
+            vs[i] = bits_double(xs.prev);
+        } else {
+            unsigned ones = leading_ones(br_peek(&r));
+            if (ones >= 6) {
+                r.pos += 6;
+                vs[i] = bits_double(br_get64(&r, 64));
+            } else {
+                r.pos += ones + 1;
+                unsigned w = oc_dec_widths[ones];
+                uint64_t d = br_get64(&r, w);
+                if (w && w < 64 && (d >> (w - 1))) d |= ~0ull << w;
+                m = (int64_t)((uint64_t)m + d);
+                if (m >= (int64_t)TWO53 || m <= -(int64_t)TWO53) return -1;
+                vs[i] = (double)m / scale;
+            }
+        }
         if (ts[i] <= ts[i - 1] || r.pos > nbits) return -1;
     }
     return r.pos <= nbits ? (int)n : -1;

@@ -4,8 +4,9 @@
  * Two forms of a chunk exist:
  *
  *  - The open chunk, held in memory by the head while samples arrive one at a
- *    time: a Gorilla bit stream (delta-of-delta timestamps, XOR floats) that
- *    can be appended to in O(1) without knowing future samples.
+ *    time: a bit stream with delta-of-delta timestamps and either decimal
+ *    values (m / 10^K stored as deltas of the integer m) or Gorilla XOR
+ *    floats, appended to in O(1) amortised without knowing future samples.
  *
  *  - The sealed chunk, written once to storage when an open chunk is full:
  *    the samples are re-encoded with whichever codec is smallest for them
@@ -37,9 +38,12 @@ typedef struct open_chunk {
     uint16_t count;      /* samples in the chunk                            */
     uint8_t leading;     /* XOR state: leading zeros of the last window     */
     uint8_t trailing;    /* XOR state: trailing zeros of the last window    */
+    uint8_t mode;        /* 0: XOR values; 1 + K: decimal values m / 10^K   */
+    uint8_t exceptions;  /* decimal mode: values stored raw so far          */
     int64_t t_last;      /* last timestamp appended                         */
     int64_t t_delta;     /* last timestamp delta                            */
-    uint64_t v_last;     /* bits of the last value                          */
+    uint64_t v_last;     /* XOR mode: bits of the last value; decimal mode:
+                            the last decimal value's integer m              */
 } open_chunk;
 
 void open_chunk_init(open_chunk *c);
