@@ -2,16 +2,17 @@
  * append.c - the appender: resolves series and commits batches.
  *
  * A commit chooses how to make its batch durable:
- *  - WAL mode (few samples per series, e.g. one scrape): the new series and
- *    one WAL record go in one transaction; the samples then enter the head.
- *    Sealed chunks and snapshots follow at the next checkpoint, which is
- *    triggered by WAL or sealed-chunk volume.
+ *  - WAL mode (few samples per series, e.g. one scrape): the batch's new
+ *    series (if any) are committed to the index, then one record is appended
+ *    to the WAL file and synced; the samples then enter the head.  Sealed
+ *    chunks are written out once a few MiB of them wait; open-chunk
+ *    snapshots at the next checkpoint, which the WAL's size triggers.
  *  - Direct mode (many samples per series, e.g. an import block): the samples
  *    enter the head first, then one transaction writes the touched series'
  *    new labels, sealed chunks and open-chunk snapshots.  No WAL bytes are
  *    written, which is what makes a backfill cheap and leaves no free pages
  *    behind.
- * Either way the commit returns only after LMDB's fsync: acknowledged means
+ * Either way the commit returns only after an fsync: acknowledged means
  * durable.  Validation (out of order, duplicate) happens when samples enter
  * the head; WAL replay repeats it in the same order, so it decides the same.
  */
@@ -174,8 +175,9 @@ static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
     pthread_rwlock_unlock(&db->head_lock);
 }
 
-/* WAL-mode transaction: new series of the head, then the record. */
-static int wal_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
+/* WAL mode, before the record is written: the batch's new series go into
+ * the index, so that the record never names a series a crash could lose. */
+static int new_series_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
     tsdb_appender *a = ctx;
     for (size_t i = 0; i < a->ntouched; i++) {
         head_series *s = a->touched[i];
@@ -183,11 +185,6 @@ static int wal_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
         int rc = index_put_series(db, txn, s->sid, s->hash, s->pending_labels, s->pending_labels_len, err);
         if (rc) return rc;
     }
-    uint8_t key[8];
-    be64_put(key, db->wal_seq + 1);
-    MDB_val k = {8, key}, d = {a->rec.len, a->rec.data};
-    int rc = mdb_put(txn, db->dbi_wal, &k, &d, MDB_APPEND);
-    if (rc) return rc;
     return db_put_counters(db, txn);
 }
 
@@ -242,24 +239,24 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
         }
     } else {
         db_read_end(db, txn);
+        int has_new = 0;
+        for (size_t i = 0; i < a->ntouched && !has_new; i++) has_new = a->touched[i]->pending_labels != NULL;
         wal_encode(a->sid, a->t, a->v, a->n, &a->rec);
-        if (db_write(db, wal_txn, a, err)) {
+        if (has_new && db_write(db, new_series_txn, a, err)) {
             rc = -1;
         } else {
-            db->wal_seq++;
-            db->wal_bytes += a->rec.len;
-            drop_pending_labels(db, a);
-            if (db_read_begin(db, &txn, err) == 0) {
+            if (has_new) drop_pending_labels(db, a);
+            if (wal_append(db, a->rec.data, a->rec.len, err) || db_read_begin(db, &txn, err)) {
+                rc = -1;
+            } else {
                 apply_batch(a, txn, st);
                 db_read_end(db, txn);
-            } else {
-                rc = -1;
             }
         }
     }
     untouch_all(a);
     a->n = 0;
-    if (rc == 0 && (db->wal_bytes > WAL_CHECKPOINT_BYTES || db->sealed_bytes > SEALED_CHECKPOINT_BYTES))
-        rc = tsdb_checkpoint(db, err);
+    if (rc == 0 && db->wal_bytes > db->opts.checkpoint_wal_bytes) rc = tsdb_checkpoint(db, err);
+    else if (rc == 0 && db->sealed_bytes > SEALED_PERSIST_BYTES) rc = db_persist_dirty(db, err);
     return rc;
 }

@@ -2,11 +2,21 @@
  * db.c - opening, recovering, checkpointing and closing the database, and the
  * LMDB transaction helpers the rest of tsdb/ uses.
  *
- * Recovery is two steps, both idempotent: load the open-chunk snapshots from
- * the `head` database, then replay every WAL record in sequence order,
- * skipping samples at or before a series' newest stored timestamp (appends
- * are strictly increasing per series, so that test is exact).  A checkpoint
- * right after replay trims the WAL, so a crash loop cannot grow it.
+ * Recovery is two steps, both idempotent: load the current open-chunk
+ * snapshots, then replay the WAL file, in both cases skipping samples at or
+ * before a series' newest stored timestamp (appends are strictly increasing
+ * per series, so that test is exact and any mix of older and newer copies
+ * of the same samples merges correctly).  A checkpoint right after replay
+ * empties the WAL, so a crash loop cannot grow it.
+ *
+ * A checkpoint is three steps, each safe to interrupt: (1) write the new
+ * labels and sealed chunks of dirty series, in transactions of bounded
+ * size; (2) write every non-empty open chunk into the head db that is not
+ * current (emptied first: dropping a database whole reads only its branch
+ * pages, where rewriting snapshots in place would read and copy every leaf),
+ * bounded transactions again, the last one making it current; (3) empty the
+ * WAL.  A crash before (2) ends leaves the old snapshots current and the WAL
+ * whole; after it, the WAL only repeats stored samples.
  *
  * The LMDB map starts at max(1 GiB, twice the file) and doubles whenever a
  * write transaction reports MDB_MAP_FULL: the transaction is aborted, every
@@ -151,8 +161,8 @@ static int open_dbis(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
         {"shash", MDB_DUPSORT, &db->dbi_shash},
         {"postings", MDB_DUPSORT | MDB_DUPFIXED, &db->dbi_postings},
         {"chunks", 0, &db->dbi_chunks},
-        {"head", 0, &db->dbi_head},
-        {"wal", 0, &db->dbi_wal},
+        {"head0", 0, &db->dbi_head[0]},
+        {"head1", 0, &db->dbi_head[1]},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -181,10 +191,12 @@ int db_put_counters(tsdb *db, MDB_txn *txn) {
     return rc;
 }
 
-/* Loads the open-chunk snapshots into head series. */
+/* Loads the current open-chunk snapshots into head series, keeping only
+ * samples newer than the series' persisted chunks (a crash between the two
+ * steps of a checkpoint leaves snapshots that overlap sealed chunks). */
 static int load_head(tsdb *db, MDB_txn *txn, errbuf *err) {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, db->dbi_head, &cur);
+    int rc = mdb_cursor_open(txn, db->dbi_head[db->head_cur], &cur);
     if (rc) return db_error(db, err, "reading head snapshots", rc);
     MDB_val k, d;
     size_t cap = db->opts.chunk_max_samples + 8;
@@ -199,19 +211,8 @@ static int load_head(tsdb *db, MDB_txn *txn, errbuf *err) {
                     db->path, (unsigned long long)sid);
             continue;
         }
-        /* The snapshot is newer than any persisted chunk of the series. */
-        open_chunk_free(&s->chunk);
-        for (int i = 0; i < n; i++) {
-            if (open_chunk_append(&s->chunk, db->scratch_t[i], db->scratch_v[i])) {
-                mdb_cursor_close(cur);
-                return errf(err, "out of memory loading the head");
-            }
-        }
-        if (n > 0) {
-            s->last_t = db->scratch_t[n - 1];
-            memcpy(&s->last_v, &db->scratch_v[n - 1], 8);
-            if (s->last_t > db->max_time) db->max_time = s->last_t;
-        }
+        for (int i = 0; i < n; i++)
+            if (db->scratch_t[i] > s->last_t) head_append(db, s, db->scratch_t[i], db->scratch_v[i]);
     }
     mdb_cursor_close(cur);
     return 0;
@@ -231,24 +232,10 @@ static void replay_sample(void *vctx, tsdb_ref sid, int64_t t, double v) {
 }
 
 static int replay_wal(tsdb *db, MDB_txn *txn, uint64_t *replayed, errbuf *err) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, db->dbi_wal, &cur);
-    if (rc) return db_error(db, err, "reading the WAL", rc);
     replay_ctx c = {db, txn, 0, 0};
-    MDB_val k, d;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        uint64_t seq = k.mv_size == 8 ? be64_get(k.mv_data) : 0;
-        if (wal_decode(d.mv_data, d.mv_size, replay_sample, &c)) {
-            /* A record is written in one transaction, so a bad one is media
-             * damage, not a torn write: say so and keep what can be read. */
-            fprintf(stderr, "promlite: warning: %s: WAL record %llu is corrupt; its samples are skipped\n",
-                    db->path, (unsigned long long)seq);
-        }
-        if (seq > db->wal_seq) db->wal_seq = seq;
-    }
-    mdb_cursor_close(cur);
+    int rc = wal_replay(db, replay_sample, &c, err);
     *replayed = c.replayed;
-    return 0;
+    return rc;
 }
 
 /* Takes the folder's lock file so that two processes never share a head. */
@@ -338,6 +325,7 @@ static void free_head(tsdb *db) {
 }
 
 static void db_free(tsdb *db) {
+    wal_close(db);
     if (db->env) mdb_env_close(db->env);
     if (db->lock_fd >= 0) close(db->lock_fd);
     free_head(db);
@@ -359,7 +347,9 @@ int tsdb_open(const tsdb_options *opts, tsdb **out, errbuf *err) {
     if (db->opts.chunk_max_samples > 65000) db->opts.chunk_max_samples = 65000;
     db->path = xstrndup(opts->path, strlen(opts->path));
     db->lock_fd = -1;
+    db->wal_fd = -1;
     db->max_time = INT64_MIN;
+    if (!db->opts.checkpoint_wal_bytes) db->opts.checkpoint_wal_bytes = WAL_CHECKPOINT_BYTES;
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -401,11 +391,12 @@ int tsdb_open(const tsdb_options *opts, tsdb **out, errbuf *err) {
     uint64_t v;
     db->next_sid = get_meta_u64(db, txn, "next_sid", &v) == 0 ? v : 1;
     if (get_meta_u64(db, txn, "max_time", &v) == 0) db->max_time = (int64_t)v;
+    db->head_cur = get_meta_u64(db, txn, "head_db", &v) == 0 && v == 1;
     uint64_t replayed = 0;
-    int ok = load_head(db, txn, err) == 0 && replay_wal(db, txn, &replayed, err) == 0;
+    int ok = load_head(db, txn, err) == 0 && wal_open(db, err) == 0 && replay_wal(db, txn, &replayed, err) == 0;
     db_read_end(db, txn);
     if (!ok) goto fail;
-    if (db->wal_seq > 0 && !opts->read_only && tsdb_checkpoint(db, err)) goto fail;
+    if (db->wal_bytes > 0 && !opts->read_only && tsdb_checkpoint(db, err)) goto fail;
     *out = db;
     return 0;
 fail:
@@ -413,36 +404,87 @@ fail:
     return -1;
 }
 
-/* One transaction of a checkpoint: dirty series up to CHECKPOINT_TXN_BYTES,
- * and when that was all of them, the WAL emptied.
+/* One transaction of step (1): dirty series up to CHECKPOINT_TXN_BYTES.
  *
  * Why several transactions: LMDB keeps the single pages a write transaction
  * dirtied on a private free list for the environment's lifetime, so the
  * largest transaction sets a floor under the process's memory; one
- * transaction holding every open-chunk snapshot of 100k series would keep
- * tens of MiB.  Splitting is safe because each series is written whole
- * (sealed chunks with the snapshot that follows them), and recovery skips
- * WAL samples at or before a series' newest stored one: a crash between the
- * parts replays the WAL over a mix of old and new snapshots correctly. */
-static int checkpoint_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
+ * transaction holding the sealed chunks of 100k series would keep tens of
+ * MiB.  Splitting is safe because each series is written whole, and
+ * recovery skips samples at or before a series' newest stored one. */
+static int persist_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
     int *all_written = ctx;
-    int rc = head_persist(db, txn, 0, CHECKPOINT_TXN_BYTES, all_written, err);
-    if (rc || !*all_written) return rc;
-    if ((rc = mdb_drop(txn, db->dbi_wal, 0))) return rc;
+    return head_persist(db, txn, 0, CHECKPOINT_TXN_BYTES, all_written, err);
+}
+
+int db_persist_dirty(tsdb *db, errbuf *err) {
+    while (db->ndirty) {
+        int all_written = 0;
+        if (db_write(db, persist_txn, &all_written, err)) return -1;
+        head_after_persist(db);
+        if (all_written) break;
+    }
+    return 0;
+}
+
+static int cmp_sid(const void *a, const void *b) {
+    tsdb_ref x = (*(head_series *const *)a)->sid, y = (*(head_series *const *)b)->sid;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    head_series **series;     /* with a non-empty open chunk, by sid       */
+    size_t n, pos, txn_start;
+    int target;               /* the head db being filled                  */
+} snapshot_ctx;
+
+/* One transaction of step (2): empties the target head db first, appends
+ * snapshots in id order (MDB_APPEND fills fresh pages without reading old
+ * ones) up to CHECKPOINT_TXN_BYTES, and once all are written makes the
+ * target current.  Repeatable: a retry starts again at its first series. */
+static int snapshot_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
+    snapshot_ctx *c = vctx;
+    int rc;
+    c->pos = c->txn_start;
+    if (c->pos == 0 && (rc = mdb_drop(txn, db->dbi_head[c->target], 0))) return rc;
+    uint64_t bytes = 0;
+    for (; c->pos < c->n && bytes < CHECKPOINT_TXN_BYTES; c->pos++) {
+        head_series *s = c->series[c->pos];
+        long len = head_snapshot(db, s);
+        if (len < 0) return errf(err, "open chunk of series %llu is corrupt", (unsigned long long)s->sid);
+        uint8_t key[8];
+        be64_put(key, s->sid);
+        MDB_val k = {8, key}, d = {(size_t)len, db->scratch_enc};
+        if ((rc = mdb_put(txn, db->dbi_head[c->target], &k, &d, MDB_APPEND))) return rc;
+        bytes += 24 + (uint64_t)len;
+    }
+    if (c->pos < c->n) return 0;
+    if ((rc = put_meta_u64(db, txn, "head_db", (uint64_t)c->target))) return rc;
     return db_put_counters(db, txn);
 }
 
 int tsdb_checkpoint(tsdb *db, errbuf *err) {
-    if (db->ndirty == 0 && db->wal_seq == 0) return 0;
-    for (;;) {
-        int all_written = 0;
-        if (db_write(db, checkpoint_txn, &all_written, err)) return -1;
-        head_after_persist(db);
-        if (all_written) break;
+    if (db_persist_dirty(db, err)) return -1;
+    if (db->wal_bytes == 0) return 0;
+    snapshot_ctx c = {.target = !db->head_cur};
+    c.series = xmalloc((db->by_sid.count + 1) * sizeof *c.series);
+    for (size_t i = 0; i < db->by_sid.cap; i++) {
+        head_series *s = db->by_sid.slots[i];
+        if (s && head_open_samples(s)) c.series[c.n++] = s;
     }
-    db->wal_bytes = 0;
-    db->wal_seq = 0;
-    return 0;
+    qsort(c.series, c.n, sizeof *c.series, cmp_sid);
+    int rc = 0;
+    do {
+        if (db_write(db, snapshot_txn, &c, err)) {
+            rc = -1;
+            break;
+        }
+        c.txn_start = c.pos;
+    } while (c.pos < c.n);
+    free(c.series);
+    if (rc) return -1;
+    db->head_cur = c.target;
+    return wal_reset(db, err);
 }
 
 int tsdb_close(tsdb *db, errbuf *err) {

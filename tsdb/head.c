@@ -10,9 +10,10 @@
  * Every mutation happens on the writer thread under head_lock held
  * exclusively; readers copy what they need under head_lock held shared.
  *
- * Persisting: dirty series (new labels, unpersisted sealed chunks, or an open
- * chunk newer than its snapshot) are listed in db->dirty.  head_persist()
- * writes them inside the caller's transaction; head_after_persist(), called
+ * Persisting: dirty series (new labels or unpersisted sealed chunks) are
+ * listed in db->dirty; an append alone does not make a series dirty, since
+ * the WAL covers it until the next checkpoint snapshots every open chunk.
+ * head_persist() writes them inside the caller's transaction; head_after_persist(), called
  * once that transaction has committed, marks what was written.  Sealed chunks
  * stay in memory until every reader that began before the commit is gone
  * (reader generations), so a reader never misses a chunk between its LMDB
@@ -126,7 +127,7 @@ head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash) {
 }
 
 void head_series_free(head_series *s) {
-    open_chunk_free(&s->chunk);
+    head_open_drop(s);
     for (sealed_chunk *c = s->sealed, *n; c; c = n) {
         n = c->next;
         free(c);
@@ -146,20 +147,35 @@ void head_mark_dirty(tsdb *db, head_series *s, uint32_t flags) {
     db->dirty[db->ndirty++] = s;
 }
 
-/* Seals the open chunk: re-encodes its samples with the best sealed codec
- * and queues the result for the next persist. */
+void head_open_drop(head_series *s) { open_chunk_free(&s->chunk); }
+
+int head_open_decode(const head_series *s, int64_t *ts, double *vs) {
+    if (s->chunk.count == 0) return 0;
+    int got = open_chunk_decode(s->chunk.buf, s->chunk.nbits, s->chunk.count, ts, vs);
+    return got == s->chunk.count ? got : -1;
+}
+
+int64_t head_open_mint(const head_series *s) {
+    int64_t t = INT64_MAX;
+    double v;
+    if (s->chunk.count && open_chunk_decode(s->chunk.buf, s->chunk.nbits, 1, &t, &v) != 1) return INT64_MAX;
+    return t;
+}
+
+/* Cannot happen unless memory is corrupted; losing samples silently would
+ * be worse than stopping. */
+static void corrupt_head(const head_series *s) {
+    fprintf(stderr, "promlite: fatal: open chunk of series %llu does not decode\n", (unsigned long long)s->sid);
+    abort();
+}
+
+/* Seals the open chunk: re-encodes all its samples with the best sealed
+ * codec and queues the result for the next persist. */
 void head_seal(tsdb *db, head_series *s) {
-    uint16_t n = s->chunk.count;
-    if (n == 0) return;
-    int got = open_chunk_decode(s->chunk.buf, s->chunk.nbits, n, db->scratch_t, db->scratch_v);
-    if (got != n) {
-        /* Cannot happen unless memory is corrupted; losing the chunk silently
-         * would be worse than stopping. */
-        fprintf(stderr, "promlite: fatal: open chunk of series %llu does not decode\n",
-                (unsigned long long)s->sid);
-        abort();
-    }
-    size_t len = chunk_encode(db->scratch_t, db->scratch_v, n, db->scratch_enc);
+    if (head_open_samples(s) == 0) return;
+    int n = head_open_decode(s, db->scratch_t, db->scratch_v);
+    if (n <= 0) corrupt_head(s);
+    size_t len = chunk_encode(db->scratch_t, db->scratch_v, (size_t)n, db->scratch_enc);
     sealed_chunk *c = xmalloc(sizeof *c + len);
     c->next = NULL;
     c->mint = db->scratch_t[0];
@@ -170,9 +186,11 @@ void head_seal(tsdb *db, head_series *s) {
     sealed_chunk **tail = &s->sealed;
     while (*tail) tail = &(*tail)->next;
     *tail = c;
+    /* Freed, not kept for reuse: a buffer that grows with the chunk costs
+     * half as much on average as one held at its largest size. */
     open_chunk_free(&s->chunk);
     db->sealed_bytes += len;
-    head_mark_dirty(db, s, HS_SNAP_STALE);
+    head_mark_dirty(db, s, 0);
 }
 
 int head_append(tsdb *db, head_series *s, int64_t t, double v) {
@@ -191,7 +209,6 @@ int head_append(tsdb *db, head_series *s, int64_t t, double v) {
     s->last_t = t;
     s->last_v = bits;
     if (t > db->max_time) db->max_time = t;
-    head_mark_dirty(db, s, HS_SNAP_STALE);
     return 0;
 }
 
@@ -254,8 +271,17 @@ void head_release_persisted(tsdb *db) {
     }
 }
 
-/* Writes one series' unpersisted state; adds the bytes written to *bytes. */
-static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, uint64_t *bytes, errbuf *err) {
+long head_snapshot(tsdb *db, head_series *s) {
+    if (head_open_samples(s) == 0) return 0;
+    int n = head_open_decode(s, db->scratch_t, db->scratch_v);
+    if (n <= 0) return -1;
+    return (long)chunk_encode(db->scratch_t, db->scratch_v, (size_t)n, db->scratch_enc);
+}
+
+/* Writes one series' unpersisted labels and sealed chunks, and with
+ * snapshot set its open chunk into the current head db; adds the bytes
+ * written to *bytes. */
+static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, int snapshot, uint64_t *bytes, errbuf *err) {
     int rc;
     *bytes += s->pending_labels_len;
     uint8_t key[16];
@@ -269,20 +295,18 @@ static int persist_series(tsdb *db, MDB_txn *txn, head_series *s, uint64_t *byte
         if ((rc = mdb_put(txn, db->dbi_chunks, &k, &d, 0))) return rc;
         *bytes += 16 + c->len;
     }
-    if (s->flags & HS_SNAP_STALE) {
+    if (snapshot) {
         be64_put(key, s->sid);
         MDB_val k = {8, key};
-        if (s->chunk.count == 0) {
-            rc = mdb_del(txn, db->dbi_head, &k, NULL);
+        long len = head_snapshot(db, s);
+        if (len < 0) return errf(err, "open chunk of series %llu is corrupt", (unsigned long long)s->sid);
+        if (len == 0) {
+            rc = mdb_del(txn, db->dbi_head[db->head_cur], &k, NULL);
             if (rc && rc != MDB_NOTFOUND) return rc;
         } else {
-            int n = open_chunk_decode(s->chunk.buf, s->chunk.nbits, s->chunk.count, db->scratch_t,
-                                      db->scratch_v);
-            if (n != s->chunk.count) return errf(err, "open chunk of series %llu is corrupt", (unsigned long long)s->sid);
-            size_t len = chunk_encode(db->scratch_t, db->scratch_v, (size_t)n, db->scratch_enc);
-            MDB_val d = {len, db->scratch_enc};
-            if ((rc = mdb_put(txn, db->dbi_head, &k, &d, 0))) return rc;
-            *bytes += 8 + len;
+            MDB_val d = {(size_t)len, db->scratch_enc};
+            if ((rc = mdb_put(txn, db->dbi_head[db->head_cur], &k, &d, 0))) return rc;
+            *bytes += 8 + (uint64_t)len;
         }
     }
     return 0;
@@ -301,7 +325,7 @@ int head_persist(tsdb *db, MDB_txn *txn, int only_touched, uint64_t budget, int 
             *all_written = 0;
             break;
         }
-        int rc = persist_series(db, txn, s, &bytes, err);
+        int rc = persist_series(db, txn, s, only_touched, &bytes, err);
         if (rc) return rc;
         s->flags |= HS_WRITTEN;
     }
@@ -329,7 +353,7 @@ void head_after_persist(tsdb *db) {
         free(s->pending_labels);
         s->pending_labels = NULL;
         s->pending_labels_len = 0;
-        s->flags &= ~(uint32_t)(HS_DIRTY | HS_SNAP_STALE | HS_WRITTEN);
+        s->flags &= ~(uint32_t)(HS_DIRTY | HS_WRITTEN);
     }
     db->ndirty = keep;
     head_release_persisted(db);

@@ -88,20 +88,23 @@ static int gc_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
     for (size_t i = 0; i < c->nemptied && !rc; i++) {
         tsdb_ref sid = c->emptied[i];
         head_series *s = smap_get_sid(&db->by_sid, sid);
-        if (s && (s->chunk.count || s->sealed || s->pending_labels)) continue;
+        if (s && head_open_samples(s)) continue;
+        /* An open chunk dropped from memory must not come back from its
+         * snapshot at the next start. */
+        uint8_t hk[8];
+        be64_put(hk, sid);
+        for (int h = 0; h < 2 && !rc; h++) {
+            MDB_val hkv = {8, hk};
+            rc = mdb_del(txn, db->dbi_head[h], &hkv, NULL);
+            if (rc == MDB_NOTFOUND) rc = 0;
+        }
+        if (rc || (s && (s->sealed || s->pending_labels))) continue;
         uint8_t key[16];
         chunk_key(key, sid, INT64_MIN);
         MDB_val k = {16, key}, d;
         int r = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
         if (r == 0 && be64_get(k.mv_data) == sid) continue;
         rc = index_delete_series(db, txn, sid, err);
-        if (!rc) {
-            uint8_t hk[8];
-            be64_put(hk, sid);
-            MDB_val hkv = {8, hk};
-            rc = mdb_del(txn, db->dbi_head, &hkv, NULL);
-            if (rc == MDB_NOTFOUND) rc = 0;
-        }
     }
     mdb_cursor_close(cur);
     return rc;
@@ -111,7 +114,7 @@ static void forget_head_series(tsdb *db, retention_ctx *c) {
     pthread_rwlock_wrlock(&db->head_lock);
     for (size_t i = 0; i < c->nemptied; i++) {
         head_series *s = smap_get_sid(&db->by_sid, c->emptied[i]);
-        if (!s || s->chunk.count || s->sealed || s->pending_labels) continue;
+        if (!s || head_open_samples(s) || s->sealed || s->pending_labels) continue;
         if (s->flags & HS_DIRTY) {
             /* Only a stale snapshot flag can be left: the snapshot is gone with
              * the series, so take it off the dirty list. */
@@ -131,9 +134,8 @@ static void drop_old_open_chunks(tsdb *db, retention_ctx *c) {
     pthread_rwlock_wrlock(&db->head_lock);
     for (size_t i = 0; i < db->by_sid.cap; i++) {
         head_series *s = db->by_sid.slots[i];
-        if (!s || !s->chunk.count || s->last_t >= c->cutoff || s->sealed) continue;
-        open_chunk_free(&s->chunk);
-        head_mark_dirty(db, s, HS_SNAP_STALE);
+        if (!s || !head_open_samples(s) || s->last_t >= c->cutoff || s->sealed) continue;
+        head_open_drop(s);
         if (c->nemptied == c->emptied_cap) {
             c->emptied_cap = c->emptied_cap ? c->emptied_cap * 2 : 256;
             c->emptied = xrealloc(c->emptied, c->emptied_cap * sizeof *c->emptied);
@@ -163,7 +165,7 @@ static long delete_before(tsdb *db, int64_t cutoff, int drop_open, errbuf *err) 
 
 uint64_t db_used_bytes(tsdb *db, MDB_txn *txn) {
     MDB_dbi dbis[] = {0, 1, db->dbi_meta, db->dbi_series, db->dbi_shash, db->dbi_postings,
-                      db->dbi_chunks, db->dbi_head, db->dbi_wal};
+                      db->dbi_chunks, db->dbi_head[0], db->dbi_head[1]};
     uint64_t pages = 0;
     unsigned psize = 4096;
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {

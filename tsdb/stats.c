@@ -94,17 +94,13 @@ int tsdb_stats_collect(tsdb_reader *r, tsdb_stats *st, errbuf *err) {
             if (c->maxt > st->max_time) st->max_time = c->maxt;
             active = 1;
         }
-        if (s->chunk.count) {
-            st->head_samples += s->chunk.count;
-            st->samples += s->chunk.count;
-            if (s->chunk.t_last > st->max_time) st->max_time = s->chunk.t_last;
-            if (s->chunk.count && s->last_t < st->min_time) {
-                int64_t t0;
-                double v0;
-                /* The first sample's time: decode just one. */
-                if (open_chunk_decode(s->chunk.buf, s->chunk.nbits, 1, &t0, &v0) == 1 && t0 < st->min_time)
-                    st->min_time = t0;
-            }
+        uint32_t open = head_open_samples(s);
+        if (open) {
+            st->head_samples += open;
+            st->samples += open;
+            if (s->last_t > st->max_time) st->max_time = s->last_t;
+            int64_t t0 = head_open_mint(s);
+            if (t0 < st->min_time) st->min_time = t0;
             active = 1;
         }
         if (active) st->head_series++;
@@ -145,9 +141,7 @@ int tsdb_stats_collect(tsdb_reader *r, tsdb_stats *st, errbuf *err) {
     if (cur_name) top_insert(st->top_label_values, &st->n_top_label_values, namebuf, values, r, cur_name_len);
     mdb_cursor_close(cur);
 
-    MDB_stat ws;
-    if (mdb_stat(txn, db->dbi_wal, &ws) == 0)
-        st->wal_bytes = (uint64_t)(ws.ms_leaf_pages + ws.ms_branch_pages + ws.ms_overflow_pages) * ws.ms_psize;
+    st->wal_bytes = db->wal_bytes;
     st->disk_bytes = folder_bytes(db->path);
     st->used_bytes = db_used_bytes(db, txn);
     return 0;

@@ -7,13 +7,13 @@
  *
  * Design in one paragraph (docs/ARCHITECTURE.md has the whole story): one LMDB
  * environment holds the index (series, label-set hashes, postings), sealed
- * chunks keyed by (series id, max time), a write-ahead log of batches and
- * snapshots of the open chunks.  New samples go to per-series open chunks in
- * memory (the head); a batch becomes durable either by a WAL record (small
- * batches, e.g. one scrape) or by persisting the touched series' chunks
- * directly (large batches, e.g. an import block), in one LMDB transaction
- * either way.  Checkpoints write sealed chunks and open-chunk snapshots and
- * trim the WAL.
+ * chunks keyed by (series id, max time) and snapshots of the open chunks; a
+ * write-ahead log file beside it holds recent small batches.  New samples go
+ * to per-series open chunks in memory (the head); a batch becomes durable
+ * either by a WAL record (small batches, e.g. one scrape) or by persisting
+ * the touched series' chunks directly in one LMDB transaction (large
+ * batches, e.g. an import block).  Checkpoints write sealed chunks and
+ * open-chunk snapshots and empty the WAL.
  *
  * Threads: one writer thread at a time calls the appender, checkpoint and
  * retention functions; any number of threads may hold readers concurrently.
@@ -51,6 +51,8 @@ typedef struct tsdb_options {
     uint64_t initial_map_bytes;  /* LMDB map to start with (0 = default); the
                                     map grows by itself                        */
     uint32_t chunk_max_samples;  /* 0 = default (240)                          */
+    uint64_t checkpoint_wal_bytes; /* WAL size that triggers a checkpoint;
+                                    0 = default (64 MiB)                       */
     int read_only;               /* open without replaying into a writable head
                                     (stats/dump still see everything)          */
 } tsdb_options;
@@ -99,7 +101,7 @@ size_t tsdb_appender_pending(const tsdb_appender *a);
  * acknowledged, and what is stored already is intact. */
 int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err);
 
-/* Writes sealed chunks and open-chunk snapshots and trims the WAL. */
+/* Writes sealed chunks and open-chunk snapshots and empties the WAL. */
 int tsdb_checkpoint(tsdb *db, errbuf *err);
 
 /* Rewrites the data file with LMDB's compacting copy: every page full, no

@@ -2,16 +2,23 @@
  * tsdb_int.h - internals shared by the tsdb/ source files.  Not for use
  * outside tsdb/.
  *
+ * Files of a data folder DIR: data.mdb and lock.mdb (LMDB), wal (the
+ * write-ahead log, wal.c), lock (keeps a second process out).
+ *
  * LMDB databases (named, in one environment, file DIR/data.mdb):
- *   meta     "format" -> "promlite-tsdb-1", "next_sid" -> u64, "wal_seq" -> u64
+ *   meta     "format" -> TSDB_FORMAT, "next_sid" -> u64, "max_time" -> u64,
+ *            "head_db" -> u64 (0 or 1: which of head0/head1 is current)
  *   series   sid(be64) -> labels_encode(labels)
  *   shash    hash(be64) -> sid(be64)       DUPSORT: label-set hash -> series
  *   postings name 0x00 value -> sid(be64)  DUPSORT|DUPFIXED; the key "" 0x00 ""
  *            lists every series.  Values longer than POSTING_VALUE_MAX are
  *            cut there and followed by 0x01 and their hash.
  *   chunks   sid(be64) maxt(be64, sign-flipped) -> sealed chunk
- *   head     sid(be64) -> sealed encoding of the open chunk's samples
- *   wal      seq(be64) -> snappy(batch record)
+ *   head0, head1
+ *            sid(be64) -> sealed encoding of the open chunk's samples.  A
+ *            checkpoint writes every open chunk into the one not current and
+ *            then makes it current, so the old snapshots are dropped whole
+ *            instead of being rewritten page by page.
  *
  * Locks, outermost first:
  *   env_lock    rwlock: shared by every open LMDB transaction, exclusive while
@@ -29,12 +36,13 @@
 #include "tsdb/chunkenc.h"
 #include "tsdb/tsdb.h"
 
-#define TSDB_FORMAT "promlite-tsdb-1"
+#define TSDB_FORMAT "promlite-tsdb-2"
 #define DEFAULT_CHUNK_MAX_SAMPLES 240
 #define CHUNK_CUT_BYTES 1024          /* keeps sealed chunks out of overflow pages */
 #define POSTING_VALUE_MAX 400         /* LMDB keys are at most 511 bytes */
-#define WAL_CHECKPOINT_BYTES (32u << 20)
-#define SEALED_CHECKPOINT_BYTES (16u << 20)
+#define WAL_CHECKPOINT_BYTES (64u << 20)   /* default; tsdb_options can lower it */
+#define SEALED_PERSIST_BYTES (4u << 20)    /* unpersisted sealed chunks that
+                                              trigger writing them out        */
 #define CHECKPOINT_TXN_BYTES (2u << 20)   /* bytes per checkpoint transaction  */
 #define DIRECT_BATCH_RATIO 8          /* samples per touched series above which a
                                          batch persists chunks instead of a WAL record */
@@ -50,8 +58,7 @@ typedef struct sealed_chunk {
 } sealed_chunk;
 
 enum {
-    HS_DIRTY = 1,        /* on db->dirty: something here is not persisted      */
-    HS_SNAP_STALE = 2,   /* open chunk changed since its snapshot was written  */
+    HS_DIRTY = 1,        /* on db->dirty: labels or sealed chunks unpersisted  */
     HS_TOUCHED = 4,      /* on the current batch's touched list                */
     HS_WRITTEN = 8,      /* written by the transaction head_persist() filled   */
 };
@@ -70,6 +77,9 @@ typedef struct head_series {
     uint32_t pending_labels_len;
     uint32_t flags;
 } head_series;
+
+/* Samples in a series' open chunk. */
+static inline uint32_t head_open_samples(const head_series *s) { return s->chunk.count; }
 
 /* Open-addressing map from a 64-bit key to a series; keys may repeat (label
  * hash collisions), so lookups walk every slot with the key. */
@@ -96,7 +106,9 @@ struct tsdb {
     char *path;
     int lock_fd;
     MDB_env *env;
-    MDB_dbi dbi_meta, dbi_series, dbi_shash, dbi_postings, dbi_chunks, dbi_head, dbi_wal;
+    MDB_dbi dbi_meta, dbi_series, dbi_shash, dbi_postings, dbi_chunks, dbi_head[2];
+    int head_cur;                     /* index of the current head snapshot db */
+    int wal_fd;                       /* DATA/wal, -1 when not open            */
     uint64_t map_bytes;
     tsdb_options opts;
 
@@ -110,8 +122,7 @@ struct tsdb {
     head_series **dirty;              /* series with HS_DIRTY                   */
     size_t ndirty, dirty_cap;
     tsdb_ref next_sid;
-    uint64_t wal_seq;                 /* last WAL record written                */
-    uint64_t wal_bytes;               /* WAL bytes since the last checkpoint    */
+    uint64_t wal_bytes;               /* WAL record bytes since the last trim   */
     uint64_t sealed_bytes;            /* unpersisted sealed chunk bytes         */
     uint64_t persist_gen;             /* count of committed persist txns        */
     int64_t max_time;                 /* newest sample in the database          */
@@ -134,6 +145,9 @@ void db_read_end(tsdb *db, MDB_txn *txn);
 uint64_t db_min_reader_gen(tsdb *db);
 /* Writes next_sid and max_time to meta (every persist carries them). */
 int db_put_counters(tsdb *db, MDB_txn *txn);
+/* Writes the labels and sealed chunks of every dirty series (checkpoint
+ * step 1 alone), in bounded transactions. */
+int db_persist_dirty(tsdb *db, errbuf *err);
 
 /* ---- head.c */
 head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash);
@@ -142,6 +156,13 @@ void head_mark_dirty(tsdb *db, head_series *s, uint32_t flags);
 /* Appends one sample to a series, sealing the open chunk when full.
  * Returns 0 or a rejection: 1 out of order, 2 duplicate, 3 identical. */
 int head_append(tsdb *db, head_series *s, int64_t t, double v);
+/* Decodes a series' open chunk into ts/vs, which hold chunk_max_samples + 8 entries.  Returns the count
+ * or -1 if something is corrupt. */
+int head_open_decode(const head_series *s, int64_t *ts, double *vs);
+/* Oldest timestamp of the open chunk (INT64_MAX when empty). */
+int64_t head_open_mint(const head_series *s);
+/* Drops the open chunk's samples from memory. */
+void head_open_drop(head_series *s);
 /* Seals the open chunk now (used before persisting a series' chunk as a
  * whole is not needed: snapshots cover open chunks). */
 void head_seal(tsdb *db, head_series *s);
@@ -149,12 +170,17 @@ void head_seal(tsdb *db, head_series *s);
 head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid);
 /* Frees sealed chunks persisted before every open reader started. */
 void head_release_persisted(tsdb *db);
-/* Writes everything unpersisted of the given series (all dirty ones when
- * only_touched is 0) in txn, and marks them HS_WRITTEN.  With a nonzero
- * budget it stops once about that many bytes are written, and *all_written
- * tells whether every series was.  The caller commits, then calls
- * head_after_persist(), which settles the series marked HS_WRITTEN. */
+/* Writes the new labels and unpersisted sealed chunks of the dirty series
+ * (only those on the current batch's touched list when only_touched is set,
+ * and then their open-chunk snapshots into the current head db too) in txn,
+ * and marks them HS_WRITTEN.  With a nonzero budget it stops once about
+ * that many bytes are written, and *all_written tells whether every series
+ * was.  The caller commits, then calls head_after_persist(), which settles
+ * the series marked HS_WRITTEN. */
 int head_persist(tsdb *db, MDB_txn *txn, int only_touched, uint64_t budget, int *all_written, errbuf *err);
+/* Encodes a series' open chunk as a snapshot into db->scratch_enc; returns
+ * its length (0 for an empty chunk) or -1 if the chunk is corrupt. */
+long head_snapshot(tsdb *db, head_series *s);
 void head_after_persist(tsdb *db);
 
 /* ---- index.c */
@@ -174,6 +200,16 @@ int index_delete_series(tsdb *db, MDB_txn *txn, tsdb_ref sid, errbuf *err);
 void wal_encode(const tsdb_ref *sid, const int64_t *t, const double *v, size_t n, buf *out);
 typedef void (*wal_sample_fn)(void *ctx, tsdb_ref sid, int64_t t, double v);
 int wal_decode(const uint8_t *rec, size_t len, wal_sample_fn fn, void *ctx);
+/* Opens (creating when writable) DATA/wal and sets db->wal_bytes. */
+int wal_open(tsdb *db, errbuf *err);
+void wal_close(tsdb *db);
+/* Appends one record and syncs it: when this returns 0 it survives a crash. */
+int wal_append(tsdb *db, const uint8_t *rec, size_t len, errbuf *err);
+/* Calls fn for every sample of every intact record, in order; cuts a torn
+ * tail off (with a warning) unless the database is read-only. */
+int wal_replay(tsdb *db, wal_sample_fn fn, void *ctx, errbuf *err);
+/* Empties the log (after a checkpoint made its records redundant). */
+int wal_reset(tsdb *db, errbuf *err);
 
 /* ---- read.c: reader internals for stats.c */
 tsdb *reader_db(tsdb_reader *r);

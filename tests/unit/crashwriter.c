@@ -1,12 +1,14 @@
 /*
  * crashwriter.c - helper of the SIGKILL test (tests/e2e/crash.sh).
  *
- * usage: crashwriter DIR SERIES
+ * usage: crashwriter DIR SERIES [CHECKPOINT_BYTES]
  * Appends batch after batch (batch b: every series gets t = b*1000, v = b)
  * and prints "ack b" on stdout once batch b is committed.  The test kills it
  * with SIGKILL at a random moment and checks that every acknowledged batch
  * is in the database.  Large and small batches alternate so that both
- * durability paths (WAL record, direct chunk write) are exercised.
+ * durability paths (WAL record, direct chunk write) are exercised; a small
+ * CHECKPOINT_BYTES makes checkpoints frequent, so that kills also land in
+ * the middle of one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,12 @@
 #include "tsdb/tsdb.h"
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: crashwriter DIR SERIES\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: crashwriter DIR SERIES [CHECKPOINT_BYTES]\n");
         return 2;
     }
     int nseries = atoi(argv[2]);
-    tsdb_options o = {.path = argv[1]};
+    tsdb_options o = {.path = argv[1], .checkpoint_wal_bytes = argc == 4 ? strtoull(argv[3], NULL, 10) : 0};
     tsdb *db;
     errbuf err;
     if (tsdb_open(&o, &db, &err)) {

@@ -5,7 +5,8 @@
  *
  * Each test works in its own temporary folder.  A "crash" is simulated by a
  * forked child that appends and then _exit()s without closing, which leaves
- * exactly what SIGKILL would: committed LMDB transactions and nothing else.
+ * exactly what SIGKILL would: committed LMDB transactions, the WAL file as
+ * written, and nothing else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -375,6 +376,113 @@ static void test_recovery_after_crash(void **state) {
     remove_dir(dir);
 }
 
+/* Appends batches 0..nbatch-1 of 20 series ("walt", s=0..19; batch b at
+ * t = b s, v = b + s) with the given checkpoint threshold, then _exit()s in
+ * a child without closing.  Returns the data folder. */
+static void crash_child(const char *dir, int nbatch, uint64_t checkpoint_bytes) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tsdb_options o = {.path = dir, .checkpoint_wal_bytes = checkpoint_bytes};
+        tsdb *db;
+        errbuf err;
+        if (tsdb_open(&o, &db, &err)) _exit(3);
+        tsdb_appender *a = tsdb_appender_new(db);
+        tsdb_ref refs[20];
+        for (int s = 0; s < 20; s++) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", s);
+            label l[] = {{"__name__", 8, "walt", 4}, {"s", 1, v, (uint32_t)strlen(v)}};
+            if (tsdb_appender_ref(a, l, 2, &refs[s], &err)) _exit(4);
+        }
+        for (int b = 0; b < nbatch; b++) {
+            for (int s = 0; s < 20; s++) tsdb_appender_add(a, refs[s], (int64_t)b * 1000, b + s);
+            if (tsdb_appender_commit(a, NULL, &err)) _exit(5);
+        }
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void check_walt(tsdb *db, int nbatch) {
+    int64_t t[1200];
+    double v[1200];
+    for (int s = 0; s < 20; s += 19) {
+        char sel[64];
+        snprintf(sel, sizeof sel, "walt{s=\"%d\"}", s);
+        assert_int_equal(read_one(db, sel, t, v, 1200), nbatch);
+        for (int b = 0; b < nbatch; b++) {
+            assert_int_equal(t[b], (int64_t)b * 1000);
+            assert_true(v[b] == b + s);
+        }
+    }
+}
+
+/* With a tiny checkpoint threshold, checkpoints (sealed chunks, snapshots
+ * into the other head database, WAL emptied) happen every few batches; a
+ * crash after many of them recovers every batch, and so does a reopen. */
+static void test_recovery_across_checkpoints(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    crash_child(dir, 1000, 4096);
+    tsdb *db = open_db(dir, NULL);
+    check_walt(db, 1000);
+    close_db(db);
+    db = open_db(dir, NULL);
+    check_walt(db, 1000);
+    close_db(db);
+    remove_dir(dir);
+}
+
+/* A record cut short (power loss in the middle of a write) is dropped with
+ * a warning; every record before it is replayed, and the database takes new
+ * writes afterwards. */
+static void test_wal_torn_tail(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    crash_child(dir, 50, 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/wal", dir);
+    FILE *f = fopen(p, "ab");
+    assert_non_null(f);
+    /* A header announcing 1000 bytes, followed by only 3. */
+    const unsigned char torn[] = {0xe8, 0x03, 0, 0, 1, 2, 3, 4, 9, 9, 9};
+    assert_int_equal(fwrite(torn, 1, sizeof torn, f), sizeof torn);
+    fclose(f);
+    tsdb *db = open_db(dir, NULL);
+    check_walt(db, 50);
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_ref r = ref_of(a, "walt", "s", "0", NULL);
+    tsdb_appender_add(a, r, 50000, 50);
+    tsdb_append_stats st;
+    commit(a, &st);
+    assert_int_equal(st.appended, 1);
+    tsdb_appender_free(a);
+    close_db(db);
+    remove_dir(dir);
+}
+
+/* A file named wal that is not a promlite log stops the open with a message
+ * naming it, instead of being overwritten. */
+static void test_wal_foreign_file(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    char p[512];
+    snprintf(p, sizeof p, "%s/wal", dir);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("not a log at all\n", f);
+    fclose(f);
+    tsdb_options o = {.path = dir};
+    tsdb *db;
+    errbuf err;
+    assert_int_equal(tsdb_open(&o, &db, &err), -1);
+    assert_non_null(strstr(err.msg, "/wal is not a promlite write-ahead log"));
+    remove_dir(dir);
+}
+
 /* A tiny initial map must grow by itself. */
 static void test_map_growth(void **state) {
     (void)state;
@@ -597,6 +705,9 @@ int main(void) {
         cmocka_unit_test(test_label_validation),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_recovery_after_crash),
+        cmocka_unit_test(test_recovery_across_checkpoints),
+        cmocka_unit_test(test_wal_torn_tail),
+        cmocka_unit_test(test_wal_foreign_file),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_retention_time),
         cmocka_unit_test(test_retention_size),
