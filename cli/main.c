@@ -78,6 +78,12 @@ static int dispatch(const char *cmd, int argc, char **argv) {
     return 2;
 }
 
+/* jemalloc's settings (configure.ac says why promlite links jemalloc):
+ * return freed pages to the system at once rather than after ten seconds,
+ * so that the head's memory is what it holds, not what it recently held.
+ * MALLOC_CONF in the environment still overrides them. */
+const char *malloc_conf = "dirty_decay_ms:0,muzzy_decay_ms:0";
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);

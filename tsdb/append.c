@@ -176,11 +176,17 @@ static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
 }
 
 /* WAL mode, before the record is written: the batch's new series go into
- * the index, so that the record never names a series a crash could lose. */
-static int new_series_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
-    tsdb_appender *a = ctx;
-    for (size_t i = 0; i < a->ntouched; i++) {
-        head_series *s = a->touched[i];
+ * the index, so that the record never names a series a crash could lose.
+ * touched[from, to) is one group of them. */
+typedef struct {
+    tsdb_appender *a;
+    size_t from, to;
+} new_series_ctx;
+
+static int new_series_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
+    new_series_ctx *c = vctx;
+    for (size_t i = c->from; i < c->to; i++) {
+        head_series *s = c->a->touched[i];
         if (!s->pending_labels) continue;
         int rc = index_put_series(db, txn, s->sid, s->hash, s->pending_labels, s->pending_labels_len, err);
         if (rc) return rc;
@@ -194,17 +200,37 @@ static int direct_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
     return head_persist(db, txn, 1, 0, &all, err);
 }
 
-/* Touched series whose labels the WAL transaction wrote no longer need
- * them in memory. */
-static void drop_pending_labels(tsdb *db, tsdb_appender *a) {
+/* Touched series in [from, to) whose labels a committed transaction wrote
+ * no longer need them in memory. */
+static void drop_pending_labels(tsdb *db, tsdb_appender *a, size_t from, size_t to) {
     pthread_rwlock_wrlock(&db->head_lock);
-    for (size_t i = 0; i < a->ntouched; i++) {
+    for (size_t i = from; i < to; i++) {
         head_series *s = a->touched[i];
         free(s->pending_labels);
         s->pending_labels = NULL;
         s->pending_labels_len = 0;
     }
     pthread_rwlock_unlock(&db->head_lock);
+}
+
+/* Commits the touched series' new labels in groups of NEW_SERIES_PER_TXN.
+ * Why groups: every transaction's dirty pages stay in LMDB's page pool for
+ * good, and new series land all over the hash and postings trees (a page
+ * each), so one transaction for the 10k new series of a large target would
+ * pin tens of MiB; a group costs a sync, which only new series pay. */
+static int commit_new_series(tsdb *db, tsdb_appender *a, errbuf *err) {
+    size_t i = 0;
+    while (i < a->ntouched) {
+        size_t j = i, k = 0;
+        while (j < a->ntouched && k < NEW_SERIES_PER_TXN) k += a->touched[j++]->pending_labels != NULL;
+        if (k == 0) break;
+        new_series_ctx c = {a, i, j};
+        if (db_write(db, new_series_txn, &c, err)) return -1;
+        drop_pending_labels(db, a, i, j);
+        i = j;
+    }
+    if (i) db_release_map(db);
+    return 0;
 }
 
 int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
@@ -236,16 +262,14 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
             rc = -1;
         } else {
             head_after_persist(db);
+            db_release_map(db);
         }
     } else {
         db_read_end(db, txn);
-        int has_new = 0;
-        for (size_t i = 0; i < a->ntouched && !has_new; i++) has_new = a->touched[i]->pending_labels != NULL;
         wal_encode(a->sid, a->t, a->v, a->n, &a->rec);
-        if (has_new && db_write(db, new_series_txn, a, err)) {
+        if (commit_new_series(db, a, err)) {
             rc = -1;
         } else {
-            if (has_new) drop_pending_labels(db, a);
             if (wal_append(db, a->rec.data, a->rec.len, err) || db_read_begin(db, &txn, err)) {
                 rc = -1;
             } else {

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
@@ -112,6 +113,32 @@ int db_write(tsdb *db, txn_fn fn, void *ctx, errbuf *err) {
         if (grow_map(db, err)) return -1;
     }
     return errf(err, "the LMDB map of %s could not be grown enough", db->path);
+}
+
+void db_release_map(tsdb *db) {
+    /* LMDB does not tell where it mapped the file (mdb_env_info's address
+     * is only set with MDB_FIXEDMAP), so look the mapping up by inode. */
+    char file[4200];
+    snprintf(file, sizeof file, "%s/data.mdb", db->path);
+    struct stat st;
+    if (stat(file, &st)) return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[4600];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long from, to, inode;
+        char perms[8];
+        unsigned dev_major, dev_minor;
+        unsigned long long off;
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &from, &to, perms, &off, &dev_major, &dev_minor,
+                   &inode) != 7)
+            continue;
+        /* Only LMDB's own map: shared, not writable (no MDB_WRITEMAP). */
+        if (inode != (unsigned long long)st.st_ino || perms[1] != '-' || perms[3] != 's') continue;
+        /* Best effort: a failure only leaves the pages mapped. */
+        (void)madvise((void *)(uintptr_t)from, (size_t)(to - from), MADV_DONTNEED);
+    }
+    fclose(f);
 }
 
 int db_read_begin(tsdb *db, MDB_txn **txn, errbuf *err) {
@@ -418,12 +445,15 @@ static int persist_txn(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
 }
 
 int db_persist_dirty(tsdb *db, errbuf *err) {
+    int wrote = 0;
     while (db->ndirty) {
         int all_written = 0;
         if (db_write(db, persist_txn, &all_written, err)) return -1;
         head_after_persist(db);
+        wrote = 1;
         if (all_written) break;
     }
+    if (wrote) db_release_map(db);
     return 0;
 }
 
@@ -484,6 +514,7 @@ int tsdb_checkpoint(tsdb *db, errbuf *err) {
     free(c.series);
     if (rc) return -1;
     db->head_cur = c.target;
+    db_release_map(db);
     return wal_reset(db, err);
 }
 

@@ -44,6 +44,7 @@
 #define SEALED_PERSIST_BYTES (4u << 20)    /* unpersisted sealed chunks that
                                               trigger writing them out        */
 #define CHECKPOINT_TXN_BYTES (2u << 20)   /* bytes per checkpoint transaction  */
+#define NEW_SERIES_PER_TXN 256            /* new series per index transaction  */
 #define DIRECT_BATCH_RATIO 8          /* samples per touched series above which a
                                          batch persists chunks instead of a WAL record */
 
@@ -141,6 +142,16 @@ int db_write(tsdb *db, txn_fn fn, void *ctx, errbuf *err);
 /* Formats an LMDB error for the data folder. */
 int db_error(tsdb *db, errbuf *err, const char *what, int rc);
 int db_read_begin(tsdb *db, MDB_txn **txn, errbuf *err);
+/* Unmaps the pages of LMDB's map from this process (MADV_DONTNEED), after
+ * a bulk write.  Why: inserting a chunk copies the B-tree leaf it lands in,
+ * and each series' new chunk lands in another leaf, so every persist reads
+ * a page per series through the map; those pages would stay mapped and
+ * count in the process's memory, while they are only needed again at that
+ * series' next chunk.  The map is read-only and shared (LMDB writes with
+ * pwrite), so this drops no data: the pages stay in the page cache, where
+ * the kernel reclaims them as it needs, and the next access maps them back
+ * in without I/O while they are cached. */
+void db_release_map(tsdb *db);
 void db_read_end(tsdb *db, MDB_txn *txn);
 uint64_t db_min_reader_gen(tsdb *db);
 /* Writes next_sid and max_time to meta (every persist carries them). */
