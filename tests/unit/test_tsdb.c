@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -361,12 +363,13 @@ static void crash_child(const char *dir, int nbatch, uint64_t checkpoint_bytes) 
 }
 
 static void check_walt(tsdb *db, int nbatch) {
-    int64_t t[1200];
-    double v[1200];
+    static int64_t t[16384];
+    static double v[16384];
+    assert_true(nbatch < 16384);
     for (int s = 0; s < 20; s += 19) {
         char sel[64];
         snprintf(sel, sizeof sel, "walt{s=\"%d\"}", s);
-        assert_int_equal(read_one(db, sel, t, v, 1200), nbatch);
+        assert_int_equal(read_one(db, sel, t, v, 16384), nbatch);
         for (int b = 0; b < nbatch; b++) {
             assert_int_equal(t[b], (int64_t)b * 1000);
             assert_true(v[b] == b + s);
@@ -426,6 +429,64 @@ static void test_wal_torn_tail(void **state) {
     commit(a, &st);
     assert_int_equal(st.appended, 1);
     tsdb_appender_free(a);
+    close_db(db);
+    remove_dir(dir);
+}
+
+/* A full disk on the WAL path (the file size limit stands in for it): the
+ * commit that cannot be logged fails with a message naming the log and the
+ * cause, and after it every batch acknowledged before is still there. */
+static void test_wal_disk_full(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    char result[512];
+    snprintf(result, sizeof result, "%s.result", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {256 * 1024, 256 * 1024};
+        tsdb_options o = {.path = dir};
+        tsdb *db;
+        errbuf err;
+        if (tsdb_open(&o, &db, &err)) _exit(3);
+        tsdb_appender *a = tsdb_appender_new(db);
+        tsdb_ref refs[20];
+        for (int s = 0; s < 20; s++) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", s);
+            label l[] = {{"__name__", 8, "walt", 4}, {"s", 1, v, (uint32_t)strlen(v)}};
+            if (tsdb_appender_ref(a, l, 2, &refs[s], &err)) _exit(4);
+        }
+        if (setrlimit(RLIMIT_FSIZE, &rl)) _exit(5);
+        int b = 0;
+        for (;; b++) {
+            for (int s = 0; s < 20; s++) tsdb_appender_add(a, refs[s], (int64_t)b * 1000, b + s);
+            if (tsdb_appender_commit(a, NULL, &err)) break;
+            if (b > 1000000) _exit(6);
+        }
+        FILE *f = fopen(result, "w");
+        if (!f) _exit(7);
+        fprintf(f, "%d\n%s\n", b, err.msg);
+        fclose(f);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    FILE *f = fopen(result, "r");
+    assert_non_null(f);
+    int failed_batch = 0;
+    char msg[600] = "";
+    assert_int_equal(fscanf(f, "%d\n", &failed_batch), 1);
+    assert_non_null(fgets(msg, sizeof msg, f));
+    fclose(f);
+    unlink(result);
+    assert_true(failed_batch > 10);
+    assert_non_null(strstr(msg, "/wal"));
+    assert_non_null(strstr(msg, "no space left for the data folder"));
+    tsdb *db = open_db(dir, NULL);
+    check_walt(db, failed_batch);
     close_db(db);
     remove_dir(dir);
 }
@@ -674,6 +735,7 @@ int main(void) {
         cmocka_unit_test(test_recovery_across_checkpoints),
         cmocka_unit_test(test_wal_torn_tail),
         cmocka_unit_test(test_wal_foreign_file),
+        cmocka_unit_test(test_wal_disk_full),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_retention_time),
         cmocka_unit_test(test_retention_size),
