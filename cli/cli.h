@@ -36,5 +36,7 @@ int cli_close_storage(const char *cmd, tsdb *db);
 
 int cmd_import(int argc, char **argv);
 int cmd_tsdb(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_promqltest(int argc, char **argv);
 
 #endif

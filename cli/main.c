@@ -20,6 +20,8 @@ static const struct {
 } commands[] = {
     {"import", "Backfill samples from an OpenMetrics or text-format file"},
     {"tsdb", "Inspect the storage: tsdb stats, tsdb dump"},
+    {"query", "Evaluate a PromQL expression against a data folder"},
+    {"promqltest", "Run PromQL conformance test scripts"},
     {"version", "Print version and build information"},
     {"help", "Show help for a command"},
 };
@@ -53,6 +55,8 @@ static int cmd_version(int argc, char **argv) {
 static int dispatch(const char *cmd, int argc, char **argv) {
     if (!strcmp(cmd, "import")) return cmd_import(argc, argv);
     if (!strcmp(cmd, "tsdb")) return cmd_tsdb(argc, argv);
+    if (!strcmp(cmd, "query")) return cmd_query(argc, argv);
+    if (!strcmp(cmd, "promqltest")) return cmd_promqltest(argc, argv);
     if (!strcmp(cmd, "version")) return cmd_version(argc, argv);
     if (!strcmp(cmd, "help")) {
         if (argc == 0) {

@@ -220,3 +220,12 @@ int utf8_valid(const char *str, size_t n) {
     }
     return 1;
 }
+
+int labels_compare(const label *a, size_t na, const label *b, size_t nb) {
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 0; i < n; i++) {
+        int r = label_cmp(&a[i], &b[i]);
+        if (r) return r;
+    }
+    return (na > nb) - (na < nb);
+}

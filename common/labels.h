@@ -46,6 +46,10 @@ long labels_decode(const uint8_t *enc, size_t len, label *out, size_t cap);
 /* Counts the labels of an encoding (-1 if corrupt). */
 long labels_count_encoded(const uint8_t *enc, size_t len);
 
+/* Orders two sorted sets as Prometheus's labels.Compare: pair by pair,
+ * name then value, bytewise; a set that is a prefix of the other first. */
+int labels_compare(const label *a, size_t na, const label *b, size_t nb);
+
 /* Finds the value of name in a set; NULL when absent. */
 const label *labels_get(const label *v, size_t n, const char *name, size_t name_len);
 

@@ -122,7 +122,7 @@ typedef struct {
 typedef struct {
     const char *name;
     int id;                 /* index in pq_functions                        */
-    pq_type args[4];        /* declared argument types                      */
+    pq_type args[5];        /* declared argument types (label_replace: 5)   */
     int nargs;              /* declared count                               */
     int variadic;           /* 0: exactly nargs; -1: the last may be
                                repeated (label_join); k > 0: up to k of the

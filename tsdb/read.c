@@ -40,6 +40,9 @@ typedef struct head_copy {
     uint32_t open_nbits;
     uint16_t open_count;
     int64_t open_mint, open_maxt;
+    int has_last;           /* the head knew the series' newest sample     */
+    int64_t last_t;
+    double last_v;
 } head_copy;
 
 struct tsdb_reader {
@@ -314,6 +317,11 @@ static void copy_head(tsdb_reader *r, const tsdb_ref *sids, size_t n) {
                 hc->maxt = sc->maxt;
             }
         }
+        if (s->last_t != INT64_MIN) {
+            c->has_last = 1;
+            c->last_t = s->last_t;
+            memcpy(&c->last_v, &s->last_v, 8);
+        }
         if (s->chunk.count) {
             c->open = arena_dup(r, s->chunk.buf, open_chunk_bytes(&s->chunk));
             c->open_nbits = s->chunk.nbits;
@@ -497,6 +505,27 @@ int tsdb_read(tsdb_reader *r, tsdb_ref sid, int64_t mint, int64_t maxt, tsdb_sam
     out->v = a.v;
     out->n = a.n;
     return 0;
+}
+
+int tsdb_read_last(tsdb_reader *r, tsdb_ref sid, int64_t mint, int64_t maxt, int64_t *t, double *v, errbuf *err) {
+    const head_copy *c = find_copy(r, sid);
+    if (!c) {
+        copy_head(r, &sid, 1);
+        c = find_copy(r, sid);
+    }
+    if (c && c->has_last && c->last_t <= maxt) {
+        /* Nothing is newer than the head's newest sample. */
+        if (c->last_t < mint) return 0;
+        *t = c->last_t;
+        *v = c->last_v;
+        return 1;
+    }
+    tsdb_samples smp;
+    if (tsdb_read(r, sid, mint, maxt, &smp, err)) return -1;
+    if (smp.n == 0) return 0;
+    *t = smp.t[smp.n - 1];
+    *v = smp.v[smp.n - 1];
+    return 1;
 }
 
 /* ------------------------------------------------------------ label names/values */

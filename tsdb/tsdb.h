@@ -148,6 +148,11 @@ int tsdb_select(tsdb_reader *r, const matcher *m, size_t n, int64_t mint, int64_
 int tsdb_read(tsdb_reader *r, tsdb_ref ref, int64_t mint, int64_t maxt, tsdb_samples *out,
               errbuf *err);
 
+/* The newest sample of a series in [mint, maxt]: 1 with *t and *v set, 0
+ * when the range holds none, -1 with err set.  Usually answered from the
+ * head without decoding a chunk, which is what instant queries need. */
+int tsdb_read_last(tsdb_reader *r, tsdb_ref ref, int64_t mint, int64_t maxt, int64_t *t, double *v, errbuf *err);
+
 /* All label names, sorted; and all values of one name, sorted.  Arrays and
  * strings are owned by the reader. */
 typedef struct { const char *s; size_t len; } tsdb_str;
