@@ -14,7 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_deps="build-essential autoconf automake pkg-config re2c bison liblmdb-dev libsnappy-dev
   libmicrohttpd-dev libpcre2-dev libxxhash-dev libcmocka-dev libjemalloc-dev
   libyaml-dev libcurl4-openssl-dev"
-test_deps="clang libclang-rt-14-dev python3"
+test_deps="clang libclang-rt-14-dev python3 prometheus"
 
 install_missing() {
   local missing=()
@@ -28,7 +28,12 @@ install_missing() {
   fi
   echo "dev.sh: installing ${missing[*]}" >&2
   apt-get update -qq
+  # Packages such as prometheus start a service when installed; the tests
+  # run their own instances, so keep services from starting meanwhile.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
 }
 
 # build DIR [configure flags...]: an out-of-tree build in DIR.

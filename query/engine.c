@@ -824,7 +824,10 @@ static int eval_topk(ev_ctx *c, pq_node *n, ev_value *in, double *kparam, size_t
                 size_t s = cand[best];
                 out->vs[s].has[i] = 1;
                 out->vs[s].v[i] = in->vs[s].v[i];
-                cand[best] = cand[--nc];
+                /* Keep the candidates in input order: on ties the earlier
+                 * series wins, as with Prometheus's heap. */
+                memmove(&cand[best], &cand[best + 1], (nc - best - 1) * sizeof *cand);
+                nc--;
             }
         }
     }
