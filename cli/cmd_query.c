@@ -3,9 +3,7 @@
  * and `promlite promqltest` (run PromQL conformance scripts).
  *
  * `query --format json` prints exactly what /api/v1/query and
- * /api/v1/query_range put in "data": {"resultType": ..., "result": ...},
- * with Prometheus's number formatting (times as seconds with up to three
- * decimals, values as strings in Go's shortest form).
+ * /api/v1/query_range put in "data" (web/json.h writes both).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,85 +14,7 @@
 #include "query/engine.h"
 #include "query/parser.h"
 #include "query/promqltest.h"
-
-/* Prometheus's time format in JSON: seconds, at most 3 decimals. */
-static void json_time(buf *b, int64_t ms) {
-    if (ms % 1000 == 0) buf_printf(b, "%lld", (long long)(ms / 1000));
-    else {
-        char t[40];
-        snprintf(t, sizeof t, "%.3f", (double)ms / 1000.0);
-        size_t n = strlen(t);
-        while (n && t[n - 1] == '0') t[--n] = 0;
-        buf_printf(b, "%s", t);
-    }
-}
-
-static void json_string(buf *b, const char *s, size_t n) {
-    buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') buf_printf(b, "\\%c", c);
-        else if (c == '\n') buf_append(b, "\\n", 2);
-        else if (c == '\t') buf_append(b, "\\t", 2);
-        else if (c == '\r') buf_append(b, "\\r", 2);
-        else if (c < 0x20) buf_printf(b, "\\u%04x", c);
-        else buf_append(b, &s[i], 1);
-    }
-    buf_append(b, "\"", 1);
-}
-
-static void json_point(buf *b, int64_t t, double v) {
-    char f[FLOAT_TEXT_MAX];
-    buf_append(b, "[", 1);
-    json_time(b, t);
-    buf_printf(b, ",\"%s\"]", format_float(v, f));
-}
-
-static void json_metric(buf *b, const pq_series *s) {
-    buf_append(b, "{\"metric\":{", 11);
-    for (size_t i = 0; i < s->nlabels; i++) {
-        if (i) buf_append(b, ",", 1);
-        json_string(b, s->labels[i].name, s->labels[i].name_len);
-        buf_append(b, ":", 1);
-        json_string(b, s->labels[i].value, s->labels[i].value_len);
-    }
-    buf_append(b, "}", 1);
-}
-
-static void result_json(buf *b, const pq_result *r) {
-    static const char *names[] = {"scalar", "vector", "matrix", "string"};
-    buf_printf(b, "{\"resultType\":\"%s\",\"result\":", names[r->type]);
-    if (r->type == PQ_TYPE_SCALAR) {
-        json_point(b, r->t, r->scalar);
-    } else if (r->type == PQ_TYPE_STRING) {
-        buf_append(b, "[", 1);
-        json_time(b, r->t);
-        buf_append(b, ",", 1);
-        json_string(b, r->str, strlen(r->str));
-        buf_append(b, "]", 1);
-    } else {
-        buf_append(b, "[", 1);
-        for (size_t k = 0; k < r->nseries; k++) {
-            const pq_series *s = &r->series[k];
-            if (k) buf_append(b, ",", 1);
-            json_metric(b, s);
-            if (r->type == PQ_TYPE_VECTOR) {
-                buf_append(b, ",\"value\":", 9);
-                json_point(b, s->t[0], s->v[0]);
-            } else {
-                buf_append(b, ",\"values\":[", 11);
-                for (size_t i = 0; i < s->n; i++) {
-                    if (i) buf_append(b, ",", 1);
-                    json_point(b, s->t[i], s->v[i]);
-                }
-                buf_append(b, "]", 1);
-            }
-            buf_append(b, "}", 1);
-        }
-        buf_append(b, "]", 1);
-    }
-    buf_append(b, "}", 1);
-}
+#include "web/json.h"
 
 static void result_text(buf *b, const pq_result *r) {
     char f[FLOAT_TEXT_MAX];
@@ -179,7 +99,7 @@ int cmd_query(int argc, char **argv) {
             pq_format(root, &b);
             buf_append(&b, "\n", 1);
         }
-        fwrite(b.data, 1, b.len, stdout);
+        if (b.len) fwrite(b.data, 1, b.len, stdout);
         buf_free(&b);
         pq_arena_free(arena);
         return 0;
@@ -199,12 +119,12 @@ int cmd_query(int argc, char **argv) {
     } else {
         buf b = {0};
         if (!strcmp(format, "json")) {
-            result_json(&b, &r);
+            json_query_result(&b, &r);
             buf_append(&b, "\n", 1);
         } else {
             result_text(&b, &r);
         }
-        fwrite(b.data, 1, b.len, stdout);
+        if (b.len) fwrite(b.data, 1, b.len, stdout);
         buf_free(&b);
     }
     pq_arena_free(arena);

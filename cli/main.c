@@ -18,6 +18,7 @@ static const struct {
     const char *name;
     const char *summary;
 } commands[] = {
+    {"server", "Run the monitoring server: storage and the HTTP API"},
     {"import", "Backfill samples from an OpenMetrics or text-format file"},
     {"tsdb", "Inspect the storage: tsdb stats, tsdb dump"},
     {"query", "Evaluate a PromQL expression against a data folder"},
@@ -53,6 +54,7 @@ static int cmd_version(int argc, char **argv) {
 }
 
 static int dispatch(const char *cmd, int argc, char **argv) {
+    if (!strcmp(cmd, "server")) return cmd_server(argc, argv);
     if (!strcmp(cmd, "import")) return cmd_import(argc, argv);
     if (!strcmp(cmd, "tsdb")) return cmd_tsdb(argc, argv);
     if (!strcmp(cmd, "query")) return cmd_query(argc, argv);

@@ -1,0 +1,54 @@
+/*
+ * server.h - promlite's HTTP server: Prometheus's HTTP API (web/api.c) on
+ * libmicrohttpd.
+ *
+ * libmicrohttpd runs a fixed pool of threads, each with its own poll loop;
+ * a request is handled start to finish on one of them, so a slow query
+ * occupies one thread and never the others, nor the storage writer.
+ * Requests and their bodies are bounded in size (an oversized one gets
+ * 413), and every handler answers through the same JSON envelopes as
+ * Prometheus ({"status":"success","data":...} or {"status":"error",
+ * "errorType":...,"error":...} with Prometheus's status codes).
+ *
+ * Ownership: web_start() returns a server freed by web_stop(), which waits
+ * for running requests.  The server reads the tsdb and options it was given
+ * and owns nothing else of the caller's.
+ * Threads: web_start/web_stop on the main thread; handlers run on the
+ * pool's threads and only read shared state (the tsdb through readers, the
+ * options, counters updated atomically).
+ */
+#ifndef PROMLITE_WEB_SERVER_H
+#define PROMLITE_WEB_SERVER_H
+
+#include <stdint.h>
+
+#include "common/util.h"
+#include "query/engine.h"
+#include "tsdb/tsdb.h"
+
+typedef struct web_options {
+    const char *listen_address;  /* "host:port"; port 0 picks a free one    */
+    unsigned threads;            /* request threads; 0 = 4                  */
+    tsdb *db;
+    pq_options query;            /* engine limits                           */
+    double query_timeout_s;      /* --query.timeout                          */
+    const char *config_yaml;     /* /api/v1/status/config; may be NULL      */
+    const char *const *flags;    /* name, value pairs for status/flags;
+                                    NULL-terminated                        */
+    const char *storage_path;    /* for status pages                         */
+    int enable_lifecycle;        /* --web.enable-lifecycle                    */
+    int64_t start_time_ms;       /* process start, for runtimeinfo           */
+} web_options;
+
+typedef struct web_server web_server;
+
+/* Starts listening.  Returns 0 with *out set, or -1 with err naming the
+ * address and the reason (address in use, bad address). */
+int web_start(const web_options *o, web_server **out, errbuf *err);
+/* The port actually bound (useful with port 0). */
+unsigned web_port(const web_server *s);
+/* Whether POST /-/quit asked the server to stop (lifecycle API). */
+int web_quit_requested(const web_server *s);
+void web_stop(web_server *s);
+
+#endif
