@@ -31,7 +31,7 @@ int matcher_init(matcher *m, match_op op, const char *name, size_t name_len, con
         buf_append(&pat, ")$", 2);
         int code;
         PCRE2_SIZE off;
-        pcre2_code *re = pcre2_compile(pat.data, pat.len, PCRE2_UTF, &code, &off, NULL);
+        pcre2_code *re = pcre2_compile(pat.data, pat.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &code, &off, NULL);
         buf_free(&pat);
         if (!re) {
             PCRE2_UCHAR msg[256];

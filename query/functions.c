@@ -575,7 +575,7 @@ static int eval_label_replace(ev_ctx *c, pq_node *n, ev_value *out) {
     snprintf(anch, rlen + 8, "^(?:%s)$", re_text);
     int ecode;
     PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)anch, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_DOTALL, &ecode, &eoff, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)anch, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ecode, &eoff, NULL);
     if (!re) return ev_fail(c, n->pos, "invalid regular expression in label_replace(): %s", re_text);
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     out->type = PQ_TYPE_VECTOR;
