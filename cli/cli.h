@@ -38,6 +38,7 @@ int cmd_import(int argc, char **argv);
 int cmd_tsdb(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_promqltest(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 
 #endif

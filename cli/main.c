@@ -23,6 +23,7 @@ static const struct {
     {"tsdb", "Inspect the storage: tsdb stats, tsdb dump"},
     {"query", "Evaluate a PromQL expression against a data folder"},
     {"promqltest", "Run PromQL conformance test scripts"},
+    {"check", "Check configuration files: check config"},
     {"version", "Print version and build information"},
     {"help", "Show help for a command"},
 };
@@ -59,6 +60,7 @@ static int dispatch(const char *cmd, int argc, char **argv) {
     if (!strcmp(cmd, "tsdb")) return cmd_tsdb(argc, argv);
     if (!strcmp(cmd, "query")) return cmd_query(argc, argv);
     if (!strcmp(cmd, "promqltest")) return cmd_promqltest(argc, argv);
+    if (!strcmp(cmd, "check")) return cmd_check(argc, argv);
     if (!strcmp(cmd, "version")) return cmd_version(argc, argv);
     if (!strcmp(cmd, "help")) {
         if (argc == 0) {

@@ -112,19 +112,88 @@ size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
  * that round-trips, which is what Go's shortest formatting picks as well
  * (they could differ only where the rounding interval is lopsided, at exact
  * powers of two, and only in the last digit's choice). */
+/* The shortest significant digits that read back to v, correctly rounded
+ * (what Go's strconv finds), as a digit string and a decimal exponent.
+ *
+ * Why not a loop over every precision: that costs up to 17 printf/strtod
+ * pairs per value, and an API answer can hold a million values.  A double
+ * is within 1.1e-16 (relative) of any decimal that rounds to it, which is
+ * below half a unit of the 15th significant digit: so when the shortest
+ * form has at most 15 digits, the 15-digit rounding of v is that form
+ * padded with zeros.  One printf and one strtod settle the common case;
+ * 16 and 17 digits are tried only when 15 do not round-trip. */
+static int shortest_digits(double v, char *digits, int *exp10) {
+    char tmp[40];
+    double av = fabs(v);
+    if (av < 1e15 && av >= 1 && av == (double)(int64_t)av) {
+        /* An integer: its digits are exact and no search is needed. */
+        uint64_t u = (uint64_t)av;
+        char rev[24];
+        int n = 0;
+        while (u) {
+            rev[n++] = (char)('0' + u % 10);
+            u /= 10;
+        }
+        *exp10 = n - 1;
+        int k = 0;
+        while (k < n) digits[k] = rev[n - 1 - k], k++;
+        while (n > 1 && digits[n - 1] == '0') n--;
+        digits[n] = 0;
+        return n;
+    }
+    /* Subnormals have fewer bits than that argument needs: search them
+     * from one digit up. */
+    int prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15;
+    for (; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
+        if (prec == 17 || strtod(tmp, NULL) == v) break;
+    }
+    /* tmp is [-]d.ddddde[+-]XX */
+    const char *p = tmp;
+    if (*p == '-') p++;
+    int n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[n++] = *p;
+    *exp10 = atoi(p + 1);
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = 0;
+    return n;
+}
+
 const char *format_float(double v, char *out) {
     if (isnan(v)) return strcpy(out, "NaN");
     if (isinf(v)) return strcpy(out, v > 0 ? "+Inf" : "-Inf");
-    int prec = 1;
-    for (; prec < 17; prec++) {
-        snprintf(out, FLOAT_TEXT_MAX, "%.*e", prec - 1, v);
-        if (strtod(out, NULL) == v) break;
+    if (v == 0) return strcpy(out, signbit(v) ? "-0" : "0");
+    char d[24];
+    int e, n = shortest_digits(v, d, &e);
+    char *o = out;
+    if (v < 0) *o++ = '-';
+    if (e < -4 || e >= 6) {
+        /* Go's %e form for shortest 'g': exponent below -4 or from 6 on. */
+        *o++ = d[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)(n - 1));
+            o += n - 1;
+        }
+        snprintf(o, 8, "e%c%02d", e < 0 ? '-' : '+', (e < 0 ? -e : e) % 1000);
+        return out;
     }
-    snprintf(out, FLOAT_TEXT_MAX, "%.*e", prec - 1, v);
-    int exp10 = atoi(strchr(out, 'e') + 1);
-    if (exp10 < -4 || exp10 >= 6) return out; /* Go's %e form: "1.5e+06" */
-    int decimals = prec - 1 - exp10;
-    snprintf(out, FLOAT_TEXT_MAX, "%.*f", decimals > 0 ? decimals : 0, v);
+    if (e < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int z = 0; z < -e - 1; z++) *o++ = '0';
+        memcpy(o, d, (size_t)n);
+        o += n;
+    } else {
+        for (int i = 0; i <= e; i++) *o++ = i < n ? d[i] : '0';
+        if (n > e + 1) {
+            *o++ = '.';
+            memcpy(o, d + e + 1, (size_t)(n - e - 1));
+            o += n - e - 1;
+        }
+    }
+    *o = 0;
     return out;
 }
 
