@@ -16,7 +16,7 @@
 #include "tsdb/tsdb.h"
 
 /* jemalloc's settings, as the promlite binary has them (cli/main.c). */
-const char *malloc_conf = "dirty_decay_ms:0,muzzy_decay_ms:0";
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

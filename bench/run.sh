@@ -10,9 +10,10 @@
 #  2. Head memory: RSS per active series with 100 k series in the open-chunk
 #     state (bench/head_memory).
 #  3. PromQL latency: the five headline queries over the imported data,
-#     instant at its end and 2 h ranges at 15 s (bench/query_latency); the
-#     side-by-side comparison with Prometheus runs over HTTP once the
-#     server is there.
+#     instant at its end and 2 h ranges at 15 s, in process
+#     (bench/query_latency) and over HTTP side by side with Prometheus
+#     serving promtool's blocks of the same data (../shared/bench's
+#     serve_bench.sh for both), with the ratios and a diff of the answers.
 #
 # env: BENCH_DATA (work folder, default bench/_data in the build tree),
 #      HOSTS/DURATION/INTERVAL as in ../shared/bench, SHARED (../shared path).
@@ -43,7 +44,6 @@ if command -v promtool >/dev/null 2>&1; then
     bash "$SHARED/bench/backfill_bench.sh" "$data" > /dev/null
   cat "$data/promtool.txt"
   have_ref=1
-  rm -rf "$data/store-promtool"
 else
   echo "promtool not installed (apt-get install prometheus): no reference run"
 fi
@@ -56,6 +56,41 @@ echo
 echo "== PromQL latency over the imported data (Prometheus 2.42 measured on this kind of machine:"
 echo "   instant 8.1 / 11.1 / 5.4 ms, 2 h range 66 / 343 / 143 / 462 / 254 ms; target 0.5x each)"
 "$build/bench/query_latency" "$data/store-promlite" 15
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if [ "$have_ref" = 1 ] && command -v prometheus >/dev/null 2>&1; then
+  echo
+  echo "== PromQL over HTTP, promlite and Prometheus serving the same data"
+  rm -rf "$data/serve-promlite" "$data/serve-prometheus"
+  ADDR=127.0.0.1:$(free_port) IDLE_WAIT=3 QB_RUNS=${QB_RUNS:-15} BENCH_DATA="$data" \
+    SERVER_CMD="$PROMLITE server --config.file {config} --storage.tsdb.path {data} --web.listen-address {addr}" \
+    bash "$SHARED/bench/serve_bench.sh" "$data/store-promlite" "$data/serve-promlite" > /dev/null
+  ADDR=127.0.0.1:$(free_port) IDLE_WAIT=3 QB_RUNS=${QB_RUNS:-15} BENCH_DATA="$data" \
+    bash "$SHARED/bench/serve_bench.sh" "$data/store-promtool" "$data/serve-prometheus" > /dev/null
+  python3 - "$data/serve-promlite/serve.txt" "$data/serve-prometheus/serve.txt" <<'PY'
+import sys
+def load(p):
+    meta, q = {}, {}
+    for line in open(p):
+        f = line.split()
+        if len(f) == 7 and f[-1] in ("success", "error"):
+            q[f[0]] = float(f[1])
+        elif len(f) == 2:
+            meta[f[0]] = f[1]
+    return meta, q
+(ma, qa), (mb, qb) = load(sys.argv[1]), load(sys.argv[2])
+print("%-16s %12s %12s %8s  %s" % ("query", "promlite ms", "Prometheus ms", "ratio", "target <= 0.5x"))
+for name in qb:
+    if name in qa:
+        r = qa[name] / qb[name] if qb[name] else float("nan")
+        print("%-16s %12.2f %12.2f %7.2fx  %s" % (name, qa[name], qb[name], r, "met" if r <= 0.5 else "MISSED"))
+for k in ("store_ready_ms", "empty_rss_after_3s_MiB", "store_rss_after_queries_MiB", "server_binary_bytes"):
+    if k in ma and k in mb:
+        print("%-28s promlite %10s  Prometheus %10s" % (k, ma[k], mb[k]))
+PY
+  python3 "$SHARED/bench/diff_results.py" "$data/serve-prometheus/answers" "$data/serve-promlite/answers" | tail -12 || true
+fi
+rm -rf "$data/store-promtool"
 
 if [ "$have_ref" = 1 ]; then
   echo

@@ -606,6 +606,13 @@ static const char *labels_text(ev_ctx *c, const label *l, size_t n) {
     return s;
 }
 
+/* Vector matching for arithmetic and comparisons.  Signatures are hashed
+ * once per series, not once per step: the series of both sides are put
+ * into groups by signature up front, and each step then only checks which
+ * group members have a value there (a group with two on the "one" side at
+ * one step is Prometheus's many-to-many error).  The output series of a
+ * (many, one) pair is looked up by its labels once and then cached on the
+ * many-side series, since pairs rarely change from step to step. */
 static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, ev_value *out) {
     const pq_matching *m = &n->u.binary.matching;
     if (pq_binop_is_set(n->u.binary.op)) return eval_set_op(c, n, l, r, out);
@@ -615,19 +622,31 @@ static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, e
     int swapped = m->card == PQ_CARD_ONE_TO_MANY;
     ev_value *many = swapped ? r : l, *one = swapped ? l : r;
     buf sig = {0};
-    char **msig = pq_alloc(c->arena, (many->nvs + 1) * sizeof *msig), **osig = pq_alloc(c->arena, (one->nvs + 1) * sizeof *osig);
-    size_t *mlen = pq_alloc(c->arena, (many->nvs + 1) * sizeof *mlen), *olen = pq_alloc(c->arena, (one->nvs + 1) * sizeof *olen);
-    for (size_t k = 0; k < many->nvs; k++) {
-        signature(many->vs[k].l, many->vs[k].nl, &m->matching, m->on, &sig);
-        msig[k] = pq_strndup(c->arena, sig.data ? (char *)sig.data : "", sig.len);
-        mlen[k] = sig.len;
-    }
+    sigmap groups;
+    sigmap_init(c, &groups, one->nvs);
+    size_t ngroups = 0;
+    size_t *one_group = pq_alloc(c->arena, (one->nvs + 1) * sizeof *one_group);
+    size_t *many_group = pq_alloc(c->arena, (many->nvs + 1) * sizeof *many_group);
     for (size_t k = 0; k < one->nvs; k++) {
         signature(one->vs[k].l, one->vs[k].nl, &m->matching, m->on, &sig);
-        osig[k] = pq_strndup(c->arena, sig.data ? (char *)sig.data : "", sig.len);
-        olen[k] = sig.len;
+        size_t *slot = sigmap_find(c, &groups, sig.data ? (char *)sig.data : "", sig.len, 1, ngroups);
+        if (*slot == ngroups) ngroups++;
+        one_group[k] = *slot;
     }
-    /* Output series by result labels, created as pairs appear. */
+    for (size_t k = 0; k < many->nvs; k++) {
+        signature(many->vs[k].l, many->vs[k].nl, &m->matching, m->on, &sig);
+        size_t *slot = sigmap_find(c, &groups, sig.data ? (char *)sig.data : "", sig.len, 0, 0);
+        many_group[k] = slot ? *slot : SIZE_MAX;
+    }
+    /* Per group: the step it last had a one-side value at (+1), which
+     * series that was, and (one-to-one) the step a many-side series last
+     * matched it. */
+    size_t *one_mark = pq_alloc(c->arena, (ngroups + 1) * sizeof *one_mark);
+    size_t *one_at = pq_alloc(c->arena, (ngroups + 1) * sizeof *one_at);
+    size_t *many_mark = pq_alloc(c->arena, (ngroups + 1) * sizeof *many_mark);
+    size_t *cache_one = pq_alloc(c->arena, (many->nvs + 1) * sizeof *cache_one);
+    size_t *cache_out = pq_alloc(c->arena, (many->nvs + 1) * sizeof *cache_out);
+    for (size_t k = 0; k < many->nvs; k++) cache_one[k] = SIZE_MAX;
     sigmap outs;
     sigmap_init(c, &outs, many->nvs);
     size_t cap = many->nvs + 1;
@@ -636,43 +655,36 @@ static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, e
     out->nvs = 0;
     int rc = 0;
     for (size_t i = 0; i < c->nsteps && !rc; i++) {
-        sigmap os;
-        sigmap_init(c, &os, one->nvs);
-        for (size_t k = 0; k < one->nvs && !rc; k++) {
+        for (size_t k = 0; k < one->nvs; k++) {
             if (!one->vs[k].has[i]) continue;
-            size_t *slot = sigmap_find(c, &os, osig[k], olen[k], 1, k);
-            if (*slot != k) {
-                if (m->card == PQ_CARD_ONE_TO_ONE)
-                    rc = ev_fail(c, n->pos,
-                                 "found duplicate series for the match group %s on the right hand-side of the operation: "
-                                 "[%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
-                                 labels_text(c, NULL, 0), labels_text(c, one->vs[*slot].l, one->vs[*slot].nl),
-                                 labels_text(c, one->vs[k].l, one->vs[k].nl));
-                else
-                    rc = ev_fail(c, n->pos,
-                                 "found duplicate series for the match group %s on the %s hand-side of the operation: "
-                                 "[%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
-                                 labels_text(c, NULL, 0), swapped ? "left" : "right",
-                                 labels_text(c, one->vs[*slot].l, one->vs[*slot].nl),
-                                 labels_text(c, one->vs[k].l, one->vs[k].nl));
+            size_t g = one_group[k];
+            if (one_mark[g] == i + 1) {
+                size_t prev = one_at[g];
+                rc = ev_fail(c, n->pos,
+                             "found duplicate series for the match group %s on the %s hand-side of the operation: "
+                             "[%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
+                             labels_text(c, NULL, 0), swapped ? "left" : "right",
+                             labels_text(c, one->vs[prev].l, one->vs[prev].nl),
+                             labels_text(c, one->vs[k].l, one->vs[k].nl));
+                break;
             }
+            one_mark[g] = i + 1;
+            one_at[g] = k;
         }
         if (rc) break;
-        /* One-to-one: the many side must be unique per signature too. */
-        sigmap seen;
-        if (m->card == PQ_CARD_ONE_TO_ONE) sigmap_init(c, &seen, many->nvs);
-        for (size_t k = 0; k < many->nvs && !rc; k++) {
-            if (!many->vs[k].has[i]) continue;
-            size_t *o = sigmap_find(c, &os, msig[k], mlen[k], 0, 0);
-            if (!o) continue;
+        for (size_t k = 0; k < many->nvs; k++) {
+            size_t g = many_group[k];
+            if (!many->vs[k].has[i] || g == SIZE_MAX || one_mark[g] != i + 1) continue;
             if (m->card == PQ_CARD_ONE_TO_ONE) {
-                size_t *prev = sigmap_find(c, &seen, msig[k], mlen[k], 1, k);
-                if (*prev != k) {
-                    rc = ev_fail(c, n->pos, "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+                if (many_mark[g] == i + 1) {
+                    rc = ev_fail(c, n->pos,
+                                 "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
                     break;
                 }
+                many_mark[g] = i + 1;
             }
-            ev_vseries *ms = &many->vs[k], *os_ = &one->vs[*o];
+            size_t o = one_at[g];
+            ev_vseries *ms = &many->vs[k], *os_ = &one->vs[o];
             double a = ms->v[i], b = os_->v[i];
             if (swapped) {
                 double t = a;
@@ -690,24 +702,32 @@ static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, e
                 }
             }
             if (!keep) continue;
-            size_t nl;
-            label *rl = result_labels(c, n, ms, os_, &nl);
-            labels_key(rl, nl, &sig);
-            size_t *slot = sigmap_find(c, &outs, sig.data ? (char *)sig.data : "", sig.len, 1, out->nvs);
-            if (*slot == out->nvs) {
-                if (out->nvs == cap) {
-                    ev_vseries *nv = ev_new_vseries(c, cap * 2);
-                    memcpy(nv, out->vs, cap * sizeof *nv);
-                    out->vs = nv;
-                    cap *= 2;
+            size_t idx;
+            if (cache_one[k] == o) {
+                idx = cache_out[k];
+            } else {
+                size_t nl;
+                label *rl = result_labels(c, n, ms, os_, &nl);
+                labels_key(rl, nl, &sig);
+                size_t *slot = sigmap_find(c, &outs, sig.data ? (char *)sig.data : "", sig.len, 1, out->nvs);
+                if (*slot == out->nvs) {
+                    if (out->nvs == cap) {
+                        ev_vseries *nv = ev_new_vseries(c, cap * 2);
+                        memcpy(nv, out->vs, cap * sizeof *nv);
+                        out->vs = nv;
+                        cap *= 2;
+                    }
+                    ev_vseries *nsr = &out->vs[out->nvs++];
+                    memset(nsr, 0, sizeof *nsr);
+                    nsr->l = rl;
+                    nsr->nl = nl;
+                    ev_alloc_steps(c, nsr);
                 }
-                ev_vseries *nsr = &out->vs[out->nvs++];
-                memset(nsr, 0, sizeof *nsr);
-                nsr->l = rl;
-                nsr->nl = nl;
-                ev_alloc_steps(c, nsr);
+                idx = *slot;
+                cache_one[k] = o;
+                cache_out[k] = idx;
             }
-            ev_vseries *dst = &out->vs[*slot];
+            ev_vseries *dst = &out->vs[idx];
             if (dst->has[i]) {
                 rc = ev_fail(c, n->pos, "multiple matches for labels: grouping labels must ensure unique matches");
                 break;
@@ -715,7 +735,8 @@ static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, e
             dst->has[i] = 1;
             dst->v[i] = v;
         }
-        if (!rc && mono_seconds() > c->deadline) rc = errf(c->err, "query timed out in query execution");
+        if (!rc && (i & 63) == 63 && mono_seconds() > c->deadline)
+            rc = errf(c->err, "query timed out in query execution");
     }
     buf_free(&sig);
     return rc;

@@ -372,9 +372,13 @@ static void handle_flags(web_request *req, web_response *resp) {
 }
 
 static void handle_config(web_request *req, web_response *resp) {
+    const web_options *o = &req->srv->opts;
+    buf copy = {0};
+    const char *yaml = o->config_yaml_now ? o->config_yaml_now(o->ctx, &copy) : o->config_yaml;
     success_begin(resp);
     buf_append(&resp->body, "{\"yaml\":", 8);
-    json_cstring(&resp->body, req->srv->opts.config_yaml ? req->srv->opts.config_yaml : "");
+    json_cstring(&resp->body, yaml ? yaml : "");
+    buf_free(&copy);
     buf_append(&resp->body, "}", 1);
     success_end(resp);
 }
@@ -456,6 +460,7 @@ static void handle_metrics(web_request *req, web_response *resp) {
                   "# TYPE process_cpu_seconds_total counter\n"
                   "process_cpu_seconds_total %.2f\n",
                (unsigned long long)current_rss_bytes(), cpu_seconds());
+    if (s->opts.metrics) s->opts.metrics(s->opts.ctx, b);
 }
 
 static void text(web_response *resp, unsigned status, const char *msg) {
@@ -522,10 +527,28 @@ int api_handle(web_request *req, web_response *resp) {
         return WEB_H_STATUS;
     }
     if (!strcmp(p, "/api/v1/targets")) {
+        const web_options *o = &req->srv->opts;
+        const char *state = web_param_get(req, "state");
+        if (state && strcmp(state, "active") && strcmp(state, "dropped") && strcmp(state, "any") && *state)
+            return bad_data(resp, "invalid parameter \"state\": %s", state), WEB_H_STATUS;
         success_begin(resp);
-        buf_append(&resp->body, "{\"activeTargets\":[],\"droppedTargets\":[]}", 40);
+        if (o->targets_json) o->targets_json(o->ctx, &resp->body, state);
+        else buf_append(&resp->body, "{\"activeTargets\":[],\"droppedTargets\":[]}", 40);
         success_end(resp);
         return WEB_H_STATUS;
+    }
+    if (!strcmp(p, "/-/reload")) {
+        const web_options *o = &req->srv->opts;
+        if (!o->enable_lifecycle) return text(resp, 403, "Lifecycle API is not enabled.\n"), WEB_H_LIFECYCLE;
+        if (!post && strcmp(req->method, "PUT")) return text(resp, 405, "Only POST or PUT requests allowed\n"), WEB_H_LIFECYCLE;
+        errbuf err;
+        if (!o->reload) return text(resp, 200, ""), WEB_H_LIFECYCLE;
+        if (o->reload(o->ctx, &err)) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "failed to reload config: %s\n", err.msg);
+            return text(resp, 500, msg), WEB_H_LIFECYCLE;
+        }
+        return text(resp, 200, ""), WEB_H_LIFECYCLE;
     }
     if (!strcmp(p, "/metrics")) return handle_metrics(req, resp), WEB_H_METRICS;
     if (!strcmp(p, "/-/healthy")) return text(resp, 200, "promlite is Healthy.\n"), WEB_H_LIFECYCLE;

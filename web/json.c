@@ -77,28 +77,40 @@ void json_string(buf *b, const char *str, size_t n) {
     buf_append(b, "\"", 1);
 }
 
+/* Appends the decimal digits of u. */
+static void append_u64(buf *b, uint64_t u) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    buf_append(b, tmp + sizeof tmp - n, (size_t)n);
+}
+
 void json_time(buf *b, int64_t ms) {
     /* Prometheus prints float64(t)/1000 with strconv's 'f', -1: whole
      * seconds without decimals, others with up to three. */
     uint64_t a = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
     if (ms < 0) buf_append(b, "-", 1);
-    uint64_t sec = a / 1000, frac = a % 1000;
-    if (frac == 0) {
-        buf_printf(b, "%llu", (unsigned long long)sec);
-        return;
-    }
-    char f[8];
-    snprintf(f, sizeof f, "%03llu", (unsigned long long)frac);
+    append_u64(b, a / 1000);
+    unsigned frac = (unsigned)(a % 1000);
+    if (frac == 0) return;
+    char f[4] = {(char)('0' + frac / 100), (char)('0' + frac / 10 % 10), (char)('0' + frac % 10), 0};
     size_t len = 3;
     while (f[len - 1] == '0') len--;
-    buf_printf(b, "%llu.%.*s", (unsigned long long)sec, (int)len, f);
+    buf_append(b, ".", 1);
+    buf_append(b, f, len);
 }
 
 void json_point(buf *b, int64_t ms, double v) {
     char f[FLOAT_TEXT_MAX];
     buf_append(b, "[", 1);
     json_time(b, ms);
-    buf_printf(b, ",\"%s\"]", format_float(v, f));
+    buf_append(b, ",\"", 2);
+    const char *t = format_float(v, f);
+    buf_append(b, t, strlen(t));
+    buf_append(b, "\"]", 2);
 }
 
 void json_labels(buf *b, const label *l, size_t n) {

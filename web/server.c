@@ -97,10 +97,16 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     *con_cls = NULL;
 }
 
+/* Hands the body over to libmicrohttpd (no copy: an answer can be many
+ * MiB); it frees the buffer when sent. */
 static MHD_RESULT_T send_response(struct MHD_Connection *c, web_response *resp) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(resp->body.len, resp->body.data ? resp->body.data : (void *)"",
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r;
+    if (resp->body.data) {
+        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_FREE);
+        if (r) resp->body = (buf){0};
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", resp->content_type ? resp->content_type : "application/json");
     MHD_RESULT_T ok = MHD_queue_response(c, resp->status, r);

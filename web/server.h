@@ -38,6 +38,15 @@ typedef struct web_options {
     const char *storage_path;    /* for status pages                         */
     int enable_lifecycle;        /* --web.enable-lifecycle                    */
     int64_t start_time_ms;       /* process start, for runtimeinfo           */
+    /* Hooks into the rest of the server, all optional; each runs on a
+     * request thread and must be safe there.  ctx is passed back. */
+    void *ctx;
+    void (*targets_json)(void *ctx, buf *out, const char *state); /* data of /api/v1/targets */
+    void (*metrics)(void *ctx, buf *out);                          /* more of /metrics        */
+    const char *(*config_yaml_now)(void *ctx, buf *copy);          /* the running config's text */
+    /* Reloads the configuration and waits for the outcome: 0, or -1 with
+     * err set (the running configuration stays). */
+    int (*reload)(void *ctx, errbuf *err);
 } web_options;
 
 typedef struct web_server web_server;

@@ -8,7 +8,8 @@ awk 'BEGIN { for (i = 0; i <= 40; i++) { t = (1700000000 + i * 15) * 1000
   printf "req_total{code=\"200\",job=\"api\"} %d %.0f\n", i * 30, t
   printf "req_total{code=\"500\",job=\"api\"} %d %.0f\n", i * 3, t } }' > "$WORK/data.prom"
 expect_exit 0 "import the fixture" "$PROMLITE" import --quiet --format=text --storage.tsdb.path "$WORK/d" "$WORK/data.prom"
-"$PROMLITE" server --storage.tsdb.path "$WORK/d" --web.listen-address 127.0.0.1:0 --config.file "$WORK/none.yml" \
+printf 'global:\n  scrape_interval: 15s\n' > "$WORK/promlite.yml"
+"$PROMLITE" server --storage.tsdb.path "$WORK/d" --web.listen-address 127.0.0.1:0 --config.file "$WORK/promlite.yml" \
   --web.enable-lifecycle 2> "$WORK/server.err" &
 pid=$!
 for i in $(seq 50); do grep -q 'listening on' "$WORK/server.err" && break; sleep 0.1; done
@@ -87,10 +88,10 @@ check "the server exits cleanly" [ $? -eq 0 ]
 expect_exit 0 "the data is intact afterwards" "$PROMLITE" query --storage.tsdb.path "$WORK/d" --time 1700000600 'count(req_total)'
 expect_grep '=> 2 @' "$WORK/out" "both series are there"
 
-"$PROMLITE" server --storage.tsdb.path "$WORK/d" --web.listen-address 127.0.0.1:"$port" --config.file "$WORK/none.yml" 2> "$WORK/s2.err" &
+"$PROMLITE" server --storage.tsdb.path "$WORK/d" --web.listen-address 127.0.0.1:"$port" --config.file "$WORK/promlite.yml" 2> "$WORK/s2.err" &
 pid=$!
 for i in $(seq 50); do grep -q 'listening on' "$WORK/s2.err" && break; sleep 0.1; done
-"$PROMLITE" server --storage.tsdb.path "$WORK/d2" --web.listen-address 127.0.0.1:"$port" 2> "$WORK/s3.err"
+"$PROMLITE" server --storage.tsdb.path "$WORK/d2" --web.listen-address 127.0.0.1:"$port" --config.file "$WORK/promlite.yml" 2> "$WORK/s3.err"
 check "a second server on the same port fails" [ $? -eq 1 ]
 expect_grep "cannot listen on 127.0.0.1:$port" "$WORK/s3.err" "the error names the address"
 kill -TERM $pid
