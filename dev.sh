@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # dev.sh - the two commands of the README's quick start, on Debian 12 as root.
 #
-#   ./dev.sh run    install what is missing, build, load a small generated
-#                   dataset into ./data and print its statistics
+#   ./dev.sh run    install what is missing, build, and start the server with
+#                   the default configuration (it scrapes itself, keeps its
+#                   data in ./data, serves on http://127.0.0.1:9090)
 #   ./dev.sh test   install what is missing, build, and run the whole test
 #                   suite: a -Werror build, then an ASan+UBSan build; ends
 #                   with "N passed, N failed" over every test level
@@ -14,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_deps="build-essential autoconf automake pkg-config re2c bison liblmdb-dev libsnappy-dev
   libmicrohttpd-dev libpcre2-dev libxxhash-dev libcmocka-dev libjemalloc-dev
   libyaml-dev libcurl4-openssl-dev libssl-dev"
-test_deps="clang libclang-rt-14-dev python3 prometheus curl"
+test_deps="clang libclang-rt-14-dev python3 prometheus prometheus-node-exporter curl"
 
 install_missing() {
   local missing=()
@@ -49,9 +50,8 @@ run)
   install_missing $build_deps
   build "$here/build" --enable-werror
   ln -sf build/promlite promlite
-  sh "$here/examples/sample-data.sh" > "$here/build/sample.om"
-  ./promlite import --storage.tsdb.path ./data "$here/build/sample.om"
-  ./promlite tsdb stats --storage.tsdb.path ./data
+  echo "dev.sh: starting promlite: http://127.0.0.1:9090 (data in ./data; Ctrl-C stops it)" >&2
+  exec ./promlite server --config.file examples/promlite.yml --storage.tsdb.path ./data
   ;;
 test)
   install_missing $build_deps $test_deps

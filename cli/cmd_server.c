@@ -1,14 +1,20 @@
 /*
- * cmd_server.c - `promlite server`: opens the data folder, serves
- * Prometheus's HTTP API, and runs until SIGINT or SIGTERM (or POST /-/quit
- * with --web.enable-lifecycle), then closes the storage cleanly.
+ * cmd_server.c - `promlite server`: loads the configuration, opens the data
+ * folder, scrapes the configured targets (ingest/scrape.h, whose thread is
+ * the storage's writer), serves Prometheus's HTTP API, and runs until
+ * SIGINT or SIGTERM (or POST /-/quit with --web.enable-lifecycle), then
+ * stops scraping and closes the storage cleanly.
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigtimedwait(), so no handler runs in the middle of a query
- * or a storage write; the main thread also does the periodic storage
- * maintenance (retention) between waits.
+ * or a storage write.  A reload (SIGHUP, or POST /-/reload, which raises
+ * SIGHUP and waits for the outcome) also runs on the main thread: a new
+ * configuration that fails to load leaves the running one in place, and
+ * promlite_config_last_reload_successful says so.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +22,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "config.h"
 #include "common/timeutil.h"
+#include "ingest/scrape.h"
 #include "web/server.h"
 
 /* Reads a whole small file (the config, for /api/v1/status/config). */
@@ -30,6 +38,108 @@ static char *read_file(const char *path) {
     fclose(f);
     buf_append(&b, "", 1);
     return (char *)b.data;
+}
+
+/* What the request threads share with the main thread about the
+ * configuration, guarded by mu. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    const char *config_file;
+    char *yaml;                     /* text of the running configuration   */
+    uint64_t reload_asked, reload_done;
+    int last_ok;
+    char last_err[512];
+    double last_success_s;          /* Unix time of the last good load     */
+    scrape_manager *scrape;
+} server_state;
+
+static double unix_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loads the configuration file again and applies it (main thread). */
+static void reload(server_state *st) {
+    pthread_mutex_lock(&st->mu);
+    uint64_t asked = st->reload_asked;
+    pthread_mutex_unlock(&st->mu);
+    promlite_config *cfg;
+    errbuf err;
+    char *yaml = NULL;
+    int ok = config_load(st->config_file, &cfg, &err) == 0;
+    if (ok) {
+        yaml = read_file(st->config_file);
+        ok = scrape_apply_config(st->scrape, cfg, &err) == 0;
+    }
+    pthread_mutex_lock(&st->mu);
+    st->last_ok = ok;
+    if (ok) {
+        free(st->yaml);
+        st->yaml = yaml;
+        st->last_success_s = unix_now();
+        st->last_err[0] = 0;
+        fprintf(stderr, "promlite server: reloaded %s\n", st->config_file);
+    } else {
+        free(yaml);
+        snprintf(st->last_err, sizeof st->last_err, "%s", err.msg);
+        fprintf(stderr, "promlite server: reload failed, the running configuration stays: %s\n", err.msg);
+    }
+    if (asked > st->reload_done) st->reload_done = asked;
+    pthread_cond_broadcast(&st->done);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* POST /-/reload: asks the main thread (by SIGHUP) and waits for it. */
+static int http_reload(void *ctx, errbuf *err) {
+    server_state *st = ctx;
+    pthread_mutex_lock(&st->mu);
+    uint64_t mine = ++st->reload_asked;
+    pthread_mutex_unlock(&st->mu);
+    kill(getpid(), SIGHUP);
+    pthread_mutex_lock(&st->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    while (st->reload_done < mine)
+        if (pthread_cond_timedwait(&st->done, &st->mu, &until) == ETIMEDOUT) break;
+    int rc = 0;
+    if (st->reload_done < mine) rc = errf(err, "the reload did not finish within 60 s");
+    else if (!st->last_ok) rc = errf(err, "%s", st->last_err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static const char *http_config_yaml(void *ctx, buf *copy) {
+    server_state *st = ctx;
+    pthread_mutex_lock(&st->mu);
+    if (st->yaml) buf_append(copy, st->yaml, strlen(st->yaml));
+    pthread_mutex_unlock(&st->mu);
+    buf_append(copy, "", 1);
+    return (const char *)copy->data;
+}
+
+static void http_targets(void *ctx, buf *out, const char *state) {
+    server_state *st = ctx;
+    scrape_targets_json(st->scrape, out, state);
+}
+
+static void http_metrics(void *ctx, buf *out) {
+    server_state *st = ctx;
+    pthread_mutex_lock(&st->mu);
+    int ok = st->last_ok;
+    double when = st->last_success_s;
+    pthread_mutex_unlock(&st->mu);
+    buf_printf(out,
+               "# HELP promlite_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
+               "# TYPE promlite_config_last_reload_successful gauge\n"
+               "promlite_config_last_reload_successful %d\n"
+               "# HELP promlite_config_last_reload_success_timestamp_seconds Timestamp of the last successful configuration reload.\n"
+               "# TYPE promlite_config_last_reload_success_timestamp_seconds gauge\n"
+               "promlite_config_last_reload_success_timestamp_seconds %.3f\n",
+               ok, when);
+    scrape_metrics(st->scrape, out);
 }
 
 int cmd_server(int argc, char **argv) {
@@ -50,9 +160,10 @@ int cmd_server(int argc, char **argv) {
          "Maximum number of samples a single query can load into memory.", NULL, 0},
         {0},
     };
-    command cmd = {"server", NULL, "Run the monitoring server: storage and the HTTP API.",
-                   "Serves Prometheus's HTTP API (/api/v1/query, query_range, series, labels, status pages,\n"
-                   "/metrics, /-/healthy, /-/ready) over the data folder until SIGINT or SIGTERM.",
+    command cmd = {"server", NULL, "Run the monitoring server: scraping, storage and the HTTP API.",
+                   "Scrapes the targets of --config.file (a prometheus.yml) into the data folder and serves\n"
+                   "Prometheus's HTTP API over it until SIGINT or SIGTERM.  SIGHUP (or POST /-/reload with\n"
+                   "--web.enable-lifecycle) reloads the configuration; a bad one leaves the running one.",
                    flags, 0, 0};
     char *pos[4];
     int npos;
@@ -65,6 +176,12 @@ int cmd_server(int argc, char **argv) {
                 max_samples);
         return 2;
     }
+    errbuf err;
+    promlite_config *cfg;
+    if (config_load(config_file, &cfg, &err)) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        return 1;
+    }
     /* Block the signals before any thread starts, so that all inherit the mask. */
     sigset_t set;
     sigemptyset(&set);
@@ -75,8 +192,21 @@ int cmd_server(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     tsdb *db = cli_open_storage("server", &sf, 0);
-    if (!db) return 1;
-    char *config_yaml = read_file(config_file);
+    if (!db) {
+        config_free(cfg);
+        return 1;
+    }
+    server_state st = {.config_file = config_file, .last_ok = 1, .last_success_s = unix_now()};
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.done, NULL);
+    st.yaml = read_file(config_file);
+    scrape_options so = {.user_agent = "promlite/" PACKAGE_VERSION};
+    if (scrape_start(db, cfg, &so, &st.scrape, &err)) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        free(st.yaml);
+        cli_close_storage("server", db);
+        return 1;
+    }
     char lb[32], to[32];
     format_duration(lookback, lb, sizeof lb);
     format_duration(timeout, to, sizeof to);
@@ -89,16 +219,20 @@ int cmd_server(int argc, char **argv) {
                       .db = db,
                       .query = {.lookback_ms = lookback, .max_samples = ms},
                       .query_timeout_s = (double)timeout / 1000,
-                      .config_yaml = config_yaml,
                       .flags = flag_pairs,
                       .storage_path = sf.path,
                       .enable_lifecycle = lifecycle,
-                      .start_time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000};
+                      .start_time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                      .ctx = &st,
+                      .targets_json = http_targets,
+                      .metrics = http_metrics,
+                      .config_yaml_now = http_config_yaml,
+                      .reload = http_reload};
     web_server *web;
-    errbuf err;
     if (web_start(&wo, &web, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
-        free(config_yaml);
+        scrape_stop(st.scrape);
+        free(st.yaml);
         cli_close_storage("server", db);
         return 1;
     }
@@ -110,25 +244,23 @@ int cmd_server(int argc, char **argv) {
             local ? " (only this machine can connect; set --web.listen-address to serve others)" : "");
     fflush(stderr);
 
-    double next_retention = mono_seconds();
     for (;;) {
-        if (mono_seconds() >= next_retention) {
-            if (tsdb_apply_retention(db, &err) < 0) fprintf(stderr, "promlite server: retention: %s\n", err.msg);
-            next_retention = mono_seconds() + 3600;
-        }
         struct timespec wait = {1, 0};
         int sig = sigtimedwait(&set, NULL, &wait);
         if (sig == SIGINT || sig == SIGTERM) {
             fprintf(stderr, "promlite server: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        if (sig == SIGHUP) fprintf(stderr, "promlite server: SIGHUP: nothing to reload yet\n");
+        if (sig == SIGHUP) reload(&st);
         if (web_quit_requested(web)) {
             fprintf(stderr, "promlite server: shutdown requested over HTTP\n");
             break;
         }
     }
     web_stop(web);
-    free(config_yaml);
+    scrape_stop(st.scrape);
+    free(st.yaml);
+    pthread_cond_destroy(&st.done);
+    pthread_mutex_destroy(&st.mu);
     return cli_close_storage("server", db);
 }

@@ -1,0 +1,1301 @@
+/*
+ * scrape.c - the scrape manager (see scrape.h): Prometheus 2.42's scrape
+ * loop on one thread.
+ *
+ * Design.  One thread owns everything that writes: the jobs and their
+ * targets, the curl multi handle, one tsdb appender and the configuration
+ * in use.  Its loop applies a configuration handed over by
+ * scrape_apply_config(), re-checks file_sd files, runs retention when due,
+ * starts the transfers of targets whose time has come, lets curl work and
+ * finishes completed transfers, then sleeps in curl_multi_poll() until the
+ * next target is due (other threads wake it with curl_multi_wakeup()).
+ *
+ * Timing: each target is scraped at the wall-clock instants t with
+ * t mod interval == hash(target) mod interval, as Prometheus spreads
+ * targets; a target whose definition does not change keeps its schedule
+ * across configuration reloads and file_sd updates.
+ *
+ * Storing a scrape: the body (received whole, at most body_size_limit
+ * bytes, gzip decoded by curl) is parsed with expfmt in the format the
+ * Content-Type names.  Each sample's raw series text is looked up in the
+ * target's series cache; a hit gives the series ref (or "dropped by
+ * metric_relabel_configs") without any label work.  A miss builds the label
+ * set, merges the target labels (honor_labels, or exported_ prefixes as
+ * Prometheus does), applies metric_relabel_configs, checks the label
+ * limits and resolves the ref.  Cache entries not seen for two scrapes are
+ * evicted.  Staleness follows Prometheus: the refs of the previous scrape
+ * that this scrape did not produce (samples without explicit timestamps
+ * only) get STALE_NAN at this scrape's time; a failed scrape (transport,
+ * HTTP status, parse error, a limit) stores none of its samples and marks
+ * every series of the previous scrape stale.  The five report series (up,
+ * scrape_duration_seconds, ...) follow, and the whole scrape is committed
+ * as one appender batch.
+ *
+ * Locking: the manager's mutex guards the pending configuration, the stop
+ * flag, the job list, each target's displayed state (last error, last
+ * scrape, health) and the manager's counters.  The scrape thread takes it
+ * only to publish changes; readers (scrape_targets_json, scrape_metrics)
+ * take it to copy.  Target definitions are immutable once published,
+ * except the discovered labels, which are swapped under the lock.
+ *
+ * libcurl: scrape_start() calls curl_global_init() once per process through
+ * pthread_once (libcurl requires it before any other call and it is not
+ * thread-safe itself); curl_global_cleanup() is never called.
+ */
+#include "ingest/scrape.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "common/timeutil.h"
+#include "ingest/expfmt.h"
+#include "ingest/scrape_int.h"
+#include "web/json.h"
+
+#define ACCEPT_HEADER                                                                                               \
+    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"     \
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+static const double duration_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define NBUCKETS (sizeof duration_buckets / sizeof duration_buckets[0])
+
+static const char *const report_names[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                           "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+#define NREPORT 5
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double stale_nan(void) {
+    uint64_t bits = STALE_NAN_BITS;
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* ------------------------------------------------------------ series cache */
+
+/* Raw series text -> ref; chained so that entries can be evicted in place. */
+typedef struct cache_entry {
+    struct cache_entry *next;
+    uint64_t hash;
+    uint64_t last_iter;  /* the scrape that last saw it */
+    tsdb_ref ref;        /* 0 with dropped==0: the series was invalid */
+    uint32_t len;
+    int dropped;         /* dropped by metric_relabel_configs */
+    char text[];
+} cache_entry;
+
+typedef struct {
+    cache_entry **buckets;
+    size_t nbuckets, count;
+} series_cache;
+
+static void cache_clear(series_cache *c) {
+    for (size_t i = 0; i < c->nbuckets; i++)
+        for (cache_entry *e = c->buckets[i], *n; e; e = n) {
+            n = e->next;
+            free(e);
+        }
+    free(c->buckets);
+    memset(c, 0, sizeof *c);
+}
+
+static cache_entry *cache_find(series_cache *c, const char *text, size_t len, uint64_t hash) {
+    if (!c->nbuckets) return NULL;
+    for (cache_entry *e = c->buckets[hash & (c->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == hash && e->len == len && !memcmp(e->text, text, len)) return e;
+    return NULL;
+}
+
+/* Rehashes into nb buckets (a power of two). */
+static void cache_resize(series_cache *c, size_t nb) {
+    cache_entry **nbk = xcalloc(nb, sizeof *nbk);
+    for (size_t i = 0; i < c->nbuckets; i++)
+        for (cache_entry *e = c->buckets[i], *n; e; e = n) {
+            n = e->next;
+            e->next = nbk[e->hash & (nb - 1)];
+            nbk[e->hash & (nb - 1)] = e;
+        }
+    free(c->buckets);
+    c->buckets = nbk;
+    c->nbuckets = nb;
+}
+
+static cache_entry *cache_add(series_cache *c, const char *text, size_t len, uint64_t hash) {
+    if (c->count + 1 > c->nbuckets) cache_resize(c, c->nbuckets ? c->nbuckets * 2 : 64);
+    cache_entry *e = xmalloc(sizeof *e + len);
+    memset(e, 0, sizeof *e);
+    memcpy(e->text, text, len);
+    e->len = (uint32_t)len;
+    e->hash = hash;
+    e->next = c->buckets[hash & (c->nbuckets - 1)];
+    c->buckets[hash & (c->nbuckets - 1)] = e;
+    c->count++;
+    return e;
+}
+
+/* Evicts entries the last two scrapes did not see, and shrinks the table
+ * when it is mostly empty: the cache's memory follows the target's size. */
+static void cache_evict(series_cache *c, uint64_t iter) {
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        cache_entry **pp = &c->buckets[i];
+        while (*pp) {
+            cache_entry *e = *pp;
+            if (iter - e->last_iter >= 2) {
+                *pp = e->next;
+                free(e);
+                c->count--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+    if (c->nbuckets > 64 && c->count * 8 < c->nbuckets) {
+        size_t nb = 64;
+        while (nb < c->count * 2) nb *= 2;
+        cache_resize(c, nb);
+    }
+}
+
+/* ------------------------------------------------------------ ref sets */
+
+/* A set of series refs (open addressing; 0 is the empty slot). */
+typedef struct {
+    tsdb_ref *slots;
+    size_t cap, n;
+} ref_set;
+
+static uint64_t ref_hash(tsdb_ref r) { return r * 0x9E3779B97F4A7C15ULL; }
+
+static void ref_set_add(ref_set *s, tsdb_ref r) {
+    if ((s->n + 1) * 2 > s->cap) {
+        ref_set old = *s;
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->slots = xcalloc(s->cap, sizeof *s->slots);
+        s->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i]) ref_set_add(s, old.slots[i]);
+        free(old.slots);
+    }
+    size_t i = ref_hash(r) & (s->cap - 1);
+    while (s->slots[i]) {
+        if (s->slots[i] == r) return;
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->slots[i] = r;
+    s->n++;
+}
+
+static int ref_set_has(const ref_set *s, tsdb_ref r) {
+    if (!s->cap) return 0;
+    size_t i = ref_hash(r) & (s->cap - 1);
+    while (s->slots[i]) {
+        if (s->slots[i] == r) return 1;
+        i = (i + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+static void ref_set_free(ref_set *s) {
+    free(s->slots);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------ state */
+
+typedef enum { HEALTH_UNKNOWN, HEALTH_UP, HEALTH_DOWN } target_health;
+
+struct scrape_job;
+
+typedef struct scrape_target {
+    target_def def;
+    struct scrape_job *job;
+    int64_t next_ms;               /* wall clock of the next scrape */
+    /* The transfer in flight (easy == NULL when idle). */
+    CURL *easy;
+    struct curl_slist *headers, *connect_to;
+    char *request_url;
+    buf body;
+    int body_exceeded;
+    char status_text[96];
+    char curl_error[CURL_ERROR_SIZE];
+    int64_t start_ms;
+    double start_mono;
+    /* Storage state. */
+    series_cache cache;
+    uint64_t iter;
+    ref_set prev;                  /* series of the previous scrape */
+    tsdb_ref report_refs[NREPORT];
+    int have_report_refs;
+    /* Displayed state (written under the manager lock). */
+    char last_error[512];
+    int64_t last_scrape_ms;        /* 0: never */
+    double last_duration;
+    target_health health;
+} scrape_target;
+
+typedef struct scrape_job {
+    char *name;
+    const config_scrape *cfg;      /* in the manager's current config */
+    scrape_target **targets;
+    size_t ntargets;
+    target_defs dropped;
+    file_sd_state *sd;             /* one per file_sd_configs entry */
+    size_t nsd;
+} scrape_job;
+
+typedef struct {
+    uint64_t scrapes, failures, samples_appended, exceeded_sample_limit, exceeded_body_size_limit;
+    uint64_t out_of_order, duplicate, label_limit_failures, commit_failures;
+    uint64_t duration_buckets[NBUCKETS];
+    uint64_t duration_count;
+    double duration_sum;
+} scrape_stats;
+
+struct scrape_manager {
+    tsdb *db;
+    char *user_agent;
+    double retention_every_s, file_sd_poll_s;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    /* Under lock. */
+    promlite_config *pending;
+    int stop;
+    scrape_job **jobs;
+    size_t njobs;
+    scrape_stats stats;
+    /* Scrape thread only. */
+    promlite_config *cfg;
+    CURLM *multi;
+    tsdb_appender *app;
+    relabel_builder rb;
+    label *scratch;                /* label work space of cache misses */
+    size_t scratch_cap;
+    double next_retention;
+    int64_t next_sd_check;
+};
+
+/* ------------------------------------------------------------ targets */
+
+/* First scrape time: the next instant t >= now with t mod interval equal to
+ * the target's offset (its hash mod interval), as Prometheus's
+ * Target.offset. */
+static int64_t first_scrape_ms(const target_def *d, int64_t now) {
+    int64_t iv = d->interval_ms;
+    int64_t off = (int64_t)(d->hash % (uint64_t)iv);
+    int64_t t = now - now % iv + off;
+    if (t < now) t += iv;
+    return t;
+}
+
+static scrape_target *target_new(scrape_job *job, target_def *def, int64_t now) {
+    scrape_target *t = xcalloc(1, sizeof *t);
+    t->def = *def;
+    memset(def, 0, sizeof *def);
+    t->job = job;
+    t->next_ms = first_scrape_ms(&t->def, now);
+    return t;
+}
+
+/* Removes a target's transfer from the multi handle, if any. */
+static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
+    if (!t->easy) return;
+    curl_multi_remove_handle(m->multi, t->easy);
+    curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+    curl_slist_free_all(t->headers);
+    curl_slist_free_all(t->connect_to);
+    t->headers = t->connect_to = NULL;
+    free(t->request_url);
+    t->request_url = NULL;
+}
+
+static void target_free(scrape_manager *m, scrape_target *t) {
+    transfer_cleanup(m, t);
+    buf_free(&t->body);
+    cache_clear(&t->cache);
+    ref_set_free(&t->prev);
+    target_def_free(&t->def);
+    free(t);
+}
+
+/* Buffers staleness markers at ts for every series of the target's last
+ * scrape, its report series included (a target that goes away). */
+static void target_mark_all_stale(scrape_manager *m, scrape_target *t, int64_t ts) {
+    for (size_t i = 0; i < t->prev.cap; i++)
+        if (t->prev.slots[i]) tsdb_appender_add(m->app, t->prev.slots[i], ts, stale_nan());
+    if (t->have_report_refs && t->last_scrape_ms)
+        for (int i = 0; i < NREPORT; i++)
+            if (t->report_refs[i]) tsdb_appender_add(m->app, t->report_refs[i], ts, stale_nan());
+}
+
+/* Commits what the appender holds outside a scrape (staleness markers of
+ * removed targets). */
+static void commit_pending(scrape_manager *m) {
+    if (!tsdb_appender_pending(m->app)) return;
+    tsdb_append_stats st;
+    errbuf err;
+    if (tsdb_appender_commit(m->app, &st, &err)) {
+        fprintf(stderr, "promlite: scrape: storing staleness markers: %s\n", err.msg);
+        pthread_mutex_lock(&m->lock);
+        m->stats.commit_failures++;
+        pthread_mutex_unlock(&m->lock);
+    }
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
+    scrape_target *t = ud;
+    size_t n = size * nmemb;
+    uint64_t limit = t->job->cfg->body_size_limit;
+    if (limit && t->body.len + n > limit) {
+        t->body_exceeded = 1;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    buf_append(&t->body, data, n);
+    return n;
+}
+
+/* Keeps the last status line's "CODE REASON" for error messages. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
+    scrape_target *t = ud;
+    size_t n = size * nmemb;
+    if (n > 5 && !memcmp(data, "HTTP/", 5)) {
+        const char *sp = memchr(data, ' ', n);
+        if (sp) {
+            size_t len = n - (size_t)(sp + 1 - data);
+            while (len && (sp[1 + len - 1] == '\r' || sp[1 + len - 1] == '\n' || sp[1 + len - 1] == ' ')) len--;
+            if (len >= sizeof t->status_text) len = sizeof t->status_text - 1;
+            memcpy(t->status_text, sp + 1, len);
+            t->status_text[len] = 0;
+        }
+    }
+    return n;
+}
+
+/* Reads a credentials file as Prometheus does (surrounding white space
+ * trimmed).  Returns a heap string or NULL. */
+static char *read_secret(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    buf b = {0};
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20)) buf_append(&b, tmp, n);
+    fclose(f);
+    size_t s = 0, e = b.len;
+    while (s < e && isspace(b.data[s])) s++;
+    while (e > s && isspace(b.data[e - 1])) e--;
+    char *out = xstrndup((const char *)b.data + s, e - s);
+    buf_free(&b);
+    return out;
+}
+
+static long tls_version(const char *v) {
+    if (!v) return 0;
+    if (!strcmp(v, "TLS10")) return CURL_SSLVERSION_TLSv1_0;
+    if (!strcmp(v, "TLS11")) return CURL_SSLVERSION_TLSv1_1;
+    if (!strcmp(v, "TLS12")) return CURL_SSLVERSION_TLSv1_2;
+    if (!strcmp(v, "TLS13")) return CURL_SSLVERSION_TLSv1_3;
+    return 0;
+}
+
+static long tls_max_version(const char *v) {
+    if (!v) return 0;
+    if (!strcmp(v, "TLS10")) return CURL_SSLVERSION_MAX_TLSv1_0;
+    if (!strcmp(v, "TLS11")) return CURL_SSLVERSION_MAX_TLSv1_1;
+    if (!strcmp(v, "TLS12")) return CURL_SSLVERSION_MAX_TLSv1_2;
+    if (!strcmp(v, "TLS13")) return CURL_SSLVERSION_MAX_TLSv1_3;
+    return 0;
+}
+
+/* With tls_config.server_name, the request goes to https://SERVER_NAME/...
+ * (so that SNI and certificate verification use it) while the connection
+ * is made to the target's address (CURLOPT_CONNECT_TO) and the Host header
+ * stays the address, as Go's tls.Config.ServerName behaves. */
+static void setup_server_name(scrape_target *t, const char *server_name) {
+    const char *addr = t->def.address;
+    const char *colon = addr[0] == '[' ? strstr(addr, "]:") : strrchr(addr, ':');
+    if (colon && addr[0] == '[') colon++;
+    const char *port = colon ? colon + 1 : "443";
+    size_t hostlen = colon ? (size_t)(colon - addr) : strlen(addr);
+    const char *rest = strstr(t->def.url, "://");
+    rest = rest ? strchr(rest + 3, '/') : NULL;
+    buf u = {0};
+    buf_printf(&u, "https://%s:%s%s", server_name, port, rest ? rest : "/");
+    buf_append(&u, "", 1);
+    t->request_url = (char *)u.data;
+    char ct[1024];
+    snprintf(ct, sizeof ct, "%s:%s:%.*s:%s", server_name, port, (int)hostlen, addr, port);
+    t->connect_to = curl_slist_append(NULL, ct);
+    char host[600];
+    snprintf(host, sizeof host, "Host: %s", addr);
+    t->headers = curl_slist_append(t->headers, host);
+}
+
+/* Starts the scrape of t: one easy handle with everything the job's HTTP
+ * settings ask for, added to the multi handle.  A handle that cannot be set
+ * up is reported as a failed scrape. */
+static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
+    const config_scrape *sc = t->job->cfg;
+    CURL *e = curl_easy_init();
+    t->start_ms = now;
+    t->start_mono = mono_seconds();
+    buf_reset(&t->body);
+    t->body_exceeded = 0;
+    t->status_text[0] = 0;
+    t->curl_error[0] = 0;
+    if (!e) return;
+    t->easy = e;
+    char line[1024], num[FLOAT_TEXT_MAX];
+    t->headers = curl_slist_append(t->headers, ACCEPT_HEADER);
+    snprintf(line, sizeof line, "X-Prometheus-Scrape-Timeout-Seconds: %s",
+             format_float((double)t->def.timeout_ms / 1000.0, num));
+    t->headers = curl_slist_append(t->headers, line);
+    if (sc->authorization) {
+        char *cred = sc->authorization->credentials_file ? read_secret(sc->authorization->credentials_file)
+                                                         : xstrndup(sc->authorization->credentials
+                                                                        ? sc->authorization->credentials
+                                                                        : "",
+                                                                    sc->authorization->credentials
+                                                                        ? strlen(sc->authorization->credentials)
+                                                                        : 0);
+        if (cred) {
+            buf h = {0};
+            buf_printf(&h, "Authorization: %s %s", sc->authorization->type ? sc->authorization->type : "Bearer",
+                       cred);
+            buf_append(&h, "", 1);
+            t->headers = curl_slist_append(t->headers, (const char *)h.data);
+            buf_free(&h);
+            free(cred);
+        }
+    }
+    if (sc->basic_auth) {
+        char *pw = sc->basic_auth->password_file ? read_secret(sc->basic_auth->password_file)
+                                                 : xstrndup(sc->basic_auth->password ? sc->basic_auth->password : "",
+                                                            sc->basic_auth->password
+                                                                ? strlen(sc->basic_auth->password)
+                                                                : 0);
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, sc->basic_auth->username ? sc->basic_auth->username : "");
+        curl_easy_setopt(e, CURLOPT_PASSWORD, pw ? pw : "");
+        free(pw); /* libcurl copies string options */
+    }
+    const config_tls *tls = &sc->tls;
+    if (tls->server_name && !strncmp(t->def.url, "https://", 8)) setup_server_name(t, tls->server_name);
+    curl_easy_setopt(e, CURLOPT_URL, t->request_url ? t->request_url : t->def.url);
+    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->def.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, m->user_agent);
+    /* Prometheus 2.42 uses proxy_url only, never the environment. */
+    curl_easy_setopt(e, CURLOPT_PROXY, sc->proxy_url ? sc->proxy_url : "");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, sc->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     sc->enable_http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    if (tls->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
+    if (tls->cert_file) curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
+    if (tls->key_file) curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file);
+    if (tls->insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    long minv = tls->min_version ? tls_version(tls->min_version) : CURL_SSLVERSION_TLSv1_2;
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, minv | tls_max_version(tls->max_version));
+    curl_multi_add_handle(m->multi, e);
+}
+
+/* ------------------------------------------------------------ storing */
+
+typedef struct {
+    uint64_t scraped, post_relabel, series_added;
+} scrape_counts;
+
+static label *scratch_labels(scrape_manager *m, size_t n) {
+    if (n > m->scratch_cap) {
+        m->scratch_cap = n + 32;
+        m->scratch = xrealloc(m->scratch, m->scratch_cap * sizeof *m->scratch);
+    }
+    return m->scratch;
+}
+
+static const label *find_label(const label *v, size_t n, const char *name, size_t nl) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i].name_len == nl && !memcmp(v[i].name, name, nl)) return &v[i];
+    return NULL;
+}
+
+/* Sets name=value in v[0..*n) (replacing an existing name). */
+static void set_label(label *v, size_t *n, label l) {
+    for (size_t i = 0; i < *n; i++)
+        if (v[i].name_len == l.name_len && !memcmp(v[i].name, l.name, l.name_len)) {
+            v[i].value = l.value;
+            v[i].value_len = l.value_len;
+            return;
+        }
+    v[(*n)++] = l;
+}
+
+typedef struct {
+    label l;        /* name points into names */
+    size_t order;   /* for a stable sort */
+} conflict;
+
+static int conflict_cmp(const void *a, const void *b) {
+    const conflict *x = a, *y = b;
+    if (x->l.name_len != y->l.name_len) return x->l.name_len < y->l.name_len ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Prometheus's Go "%.50q" for error messages, approximately. */
+static void quote50(const char *s, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    if (n > 50) n = 50;
+    out[o++] = '"';
+    for (size_t i = 0; i < n && o + 3 < cap; i++) {
+        if (s[i] == '"' || s[i] == '\\') out[o++] = '\\';
+        out[o++] = s[i];
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+/* Prometheus's verifyLabelLimits, with its error texts. */
+static int check_label_limits(const config_scrape *sc, const label *v, size_t n, char *errtext, size_t errlen) {
+    const label *name = find_label(v, n, METRIC_NAME_LABEL, 8);
+    int ml = name ? (int)(name->value_len > 50 ? 50 : name->value_len) : 0;
+    const char *mv = name ? name->value : "";
+    if (sc->label_limit && n > sc->label_limit) {
+        snprintf(errtext, errlen, "label_limit exceeded (metric: %.*s, number of labels: %zu, limit: %llu)", ml, mv,
+                 n, (unsigned long long)sc->label_limit);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int nl = (int)(v[i].name_len > 50 ? 50 : v[i].name_len);
+        if (sc->label_name_length_limit && v[i].name_len > sc->label_name_length_limit) {
+            snprintf(errtext, errlen,
+                     "label_name_length_limit exceeded (metric: %.*s, label name: %.*s, length: %u, limit: %llu)", ml,
+                     mv, nl, v[i].name, v[i].name_len, (unsigned long long)sc->label_name_length_limit);
+            return -1;
+        }
+        if (sc->label_value_length_limit && v[i].value_len > sc->label_value_length_limit) {
+            char q[160];
+            quote50(v[i].value, v[i].value_len, q, sizeof q);
+            snprintf(errtext, errlen,
+                     "label_value_length_limit exceeded (metric: %.*s, label name: %.*s, value: %s, length: %u, "
+                     "limit: %llu)",
+                     ml, mv, nl, v[i].name, q, v[i].value_len, (unsigned long long)sc->label_value_length_limit);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The label work of a cache miss, as Prometheus's mutateSampleLabels:
+ * merges the target labels into the scraped set (honor_labels keeps the
+ * scraped value; otherwise the target wins and the scraped value moves to
+ * exported_NAME, with more prefixes until the name is free), applies
+ * metric_relabel_configs and checks the label limits.  Sets *dropped, or
+ * *ref (0 when the storage rejects the set).  Returns -1 with errtext for a
+ * limit, which fails the scrape. */
+static int resolve_series(scrape_manager *m, scrape_target *t, const expfmt_sample *s, tsdb_ref *ref, int *dropped,
+                          char *errtext, size_t errlen) {
+    const config_scrape *sc = t->job->cfg;
+    const owned_labels *tl = &t->def.labels;
+    size_t nex = s->nlabels + 1;
+    label *all = scratch_labels(m, 2 * nex + 2 * tl->n + 2);
+    label *ex = all, *res = all + nex;
+    ex[0] = (label){METRIC_NAME_LABEL, 8, s->metric, (uint32_t)s->metric_len};
+    for (size_t i = 0; i < s->nlabels; i++)
+        ex[i + 1] = (label){s->labels[i].name, (uint32_t)s->labels[i].name_len, s->labels[i].value,
+                            (uint32_t)s->labels[i].value_len};
+    memcpy(res, ex, nex * sizeof *ex);
+    size_t nres = nex;
+    char **names = NULL;
+    size_t nnames = 0;
+    if (sc->honor_labels) {
+        for (size_t i = 0; i < tl->n; i++)
+            if (!find_label(ex, nex, tl->v[i].name, tl->v[i].name_len)) res[nres++] = tl->v[i];
+    } else {
+        conflict *conf = xmalloc((tl->n ? tl->n : 1) * sizeof *conf);
+        size_t nconf = 0;
+        for (size_t i = 0; i < tl->n; i++) {
+            const label *exist = find_label(ex, nex, tl->v[i].name, tl->v[i].name_len);
+            if (exist && exist->value_len) {
+                conf[nconf].l = (label){tl->v[i].name, tl->v[i].name_len, exist->value, exist->value_len};
+                conf[nconf].order = nconf;
+                nconf++;
+            }
+            set_label(res, &nres, tl->v[i]);
+        }
+        if (nconf) {
+            qsort(conf, nconf, sizeof *conf, conflict_cmp);
+            names = xmalloc(nconf * sizeof *names);
+            for (size_t i = 0; i < nconf; i++) {
+                buf nm = {0};
+                buf_append(&nm, conf[i].l.name, conf[i].l.name_len);
+                for (;;) {
+                    buf pre = {0};
+                    buf_append(&pre, "exported_", 9);
+                    buf_append(&pre, nm.data, nm.len);
+                    buf_free(&nm);
+                    nm = pre;
+                    const char *nn = (const char *)nm.data;
+                    uint32_t nl = (uint32_t)nm.len;
+                    int taken = find_label(ex, nex, nn, nl) || find_label(tl->v, tl->n, nn, nl);
+                    for (size_t k = 0; k < i && !taken; k++)
+                        taken = conf[k].l.name_len == nl && !memcmp(conf[k].l.name, nn, nl);
+                    if (!taken) break;
+                }
+                buf_append(&nm, "", 1);
+                names[nnames++] = (char *)nm.data;
+                conf[i].l.name = names[nnames - 1];
+                conf[i].l.name_len = (uint32_t)(nm.len - 1);
+            }
+            for (size_t i = 0; i < nconf; i++) set_label(res, &nres, conf[i].l);
+        }
+        free(conf);
+    }
+    int kept = relabel_apply(sc->metric_relabel_rules, sc->nmetric_relabel, res, nres, &m->rb);
+    for (size_t i = 0; i < nnames; i++) free(names[i]);
+    free(names);
+    *ref = 0;
+    *dropped = 0;
+    if (!kept || m->rb.n == 0) {
+        *dropped = 1;
+        return 0;
+    }
+    if (check_label_limits(sc, m->rb.labels, m->rb.n, errtext, errlen)) return -1;
+    label *fin = scratch_labels(m, m->rb.n);
+    memcpy(fin, m->rb.labels, m->rb.n * sizeof *fin);
+    errbuf err;
+    if (tsdb_appender_ref(m->app, fin, m->rb.n, ref, &err)) *ref = 0;
+    return 0;
+}
+
+/* Parses the body and buffers its samples.  cur collects the refs this
+ * scrape produced (for staleness).  Returns 0, or -1 with errtext: the
+ * caller then discards the buffered samples. */
+static int append_body(scrape_manager *m, scrape_target *t, int openmetrics, int64_t ts, ref_set *cur,
+                       scrape_counts *c, char *errtext, size_t errlen) {
+    const config_scrape *sc = t->job->cfg;
+    expfmt_parser *p = expfmt_new(openmetrics ? EXPFMT_OPENMETRICS : EXPFMT_TEXT);
+    if (!p) {
+        snprintf(errtext, errlen, "out of memory");
+        return -1;
+    }
+    expfmt_input(p, (const char *)t->body.data, t->body.len, 1);
+    int rc = 0, over_limit = 0;
+    expfmt_item it;
+    for (;;) {
+        expfmt_kind k = expfmt_next(p, &it);
+        if (k == EXPFMT_END || k == EXPFMT_EOF) break;
+        if (k == EXPFMT_ERROR) {
+            snprintf(errtext, errlen, "%s", expfmt_error(p));
+            rc = -1;
+            break;
+        }
+        if (k != EXPFMT_SAMPLE) continue;
+        const expfmt_sample *s = &it.sample;
+        c->scraped++;
+        uint64_t h = XXH3_64bits(s->series, s->series_len);
+        cache_entry *e = cache_find(&t->cache, s->series, s->series_len, h);
+        if (!e) {
+            tsdb_ref ref;
+            int dropped;
+            if (resolve_series(m, t, s, &ref, &dropped, errtext, errlen)) {
+                rc = -1;
+                break;
+            }
+            e = cache_add(&t->cache, s->series, s->series_len, h);
+            e->ref = ref;
+            e->dropped = dropped;
+            if (ref) c->series_added++;
+        }
+        e->last_iter = t->iter;
+        if (e->dropped || !e->ref) continue;
+        c->post_relabel++;
+        if (sc->sample_limit && c->post_relabel > sc->sample_limit) {
+            over_limit = 1; /* Prometheus goes on counting */
+            continue;
+        }
+        int64_t st = ts;
+        if (sc->honor_timestamps && s->has_timestamp) st = s->timestamp_ms;
+        else ref_set_add(cur, e->ref);
+        tsdb_appender_add(m->app, e->ref, st, s->value);
+    }
+    if (rc == 0 && expfmt_finish(p)) {
+        snprintf(errtext, errlen, "%s", expfmt_error(p));
+        rc = -1;
+    }
+    expfmt_free(p);
+    if (rc == 0 && over_limit) {
+        snprintf(errtext, errlen, "sample limit exceeded");
+        pthread_mutex_lock(&m->lock);
+        m->stats.exceeded_sample_limit++;
+        pthread_mutex_unlock(&m->lock);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Buffers the five report series of a scrape. */
+static void append_report(scrape_manager *m, scrape_target *t, int64_t ts, int up, double duration,
+                          const scrape_counts *c) {
+    if (!t->have_report_refs) {
+        const owned_labels *tl = &t->def.labels;
+        for (int i = 0; i < NREPORT; i++) {
+            label *l = scratch_labels(m, tl->n + 1);
+            memcpy(l, tl->v, tl->n * sizeof *l);
+            l[tl->n] = (label){METRIC_NAME_LABEL, 8, report_names[i], (uint32_t)strlen(report_names[i])};
+            errbuf err;
+            if (tsdb_appender_ref(m->app, l, tl->n + 1, &t->report_refs[i], &err)) t->report_refs[i] = 0;
+        }
+        t->have_report_refs = 1;
+    }
+    double v[NREPORT] = {up, duration, (double)c->scraped, (double)c->post_relabel, (double)c->series_added};
+    for (int i = 0; i < NREPORT; i++)
+        if (t->report_refs[i]) tsdb_appender_add(m->app, t->report_refs[i], ts, v[i]);
+}
+
+/* Stores one finished scrape as one batch: its samples (unless it failed),
+ * staleness markers, the report series; then publishes the target state. */
+static void scrape_store(scrape_manager *m, scrape_target *t, int openmetrics, const char *transport_error) {
+    double duration = mono_seconds() - t->start_mono;
+    int64_t ts = t->start_ms;
+    char errtext[512] = "";
+    scrape_counts c = {0};
+    ref_set cur = {0};
+    t->iter++;
+    int ok = transport_error == NULL;
+    if (!ok) snprintf(errtext, sizeof errtext, "%s", transport_error);
+    if (ok && append_body(m, t, openmetrics, ts, &cur, &c, errtext, sizeof errtext)) {
+        ok = 0;
+        /* No rollback in the appender API: dropping it discards the buffer. */
+        tsdb_appender_free(m->app);
+        m->app = tsdb_appender_new(m->db);
+        ref_set_free(&cur);
+    }
+    for (size_t i = 0; i < t->prev.cap; i++)
+        if (t->prev.slots[i] && !ref_set_has(&cur, t->prev.slots[i]))
+            tsdb_appender_add(m->app, t->prev.slots[i], ts, stale_nan());
+    ref_set_free(&t->prev);
+    t->prev = cur;
+    append_report(m, t, ts, ok, duration, &c);
+    tsdb_append_stats st = {0};
+    errbuf err;
+    int commit_failed = tsdb_appender_commit(m->app, &st, &err);
+    if (commit_failed) fprintf(stderr, "promlite: scrape %s: storing: %s\n", t->def.url, err.msg);
+    if (ok) cache_evict(&t->cache, t->iter);
+    if (st.unknown_ref) { /* series removed by retention: resolve again */
+        cache_clear(&t->cache);
+        t->have_report_refs = 0;
+    }
+    pthread_mutex_lock(&m->lock);
+    snprintf(t->last_error, sizeof t->last_error, "%s", errtext);
+    t->last_scrape_ms = ts;
+    t->last_duration = duration;
+    t->health = ok ? HEALTH_UP : HEALTH_DOWN;
+    scrape_stats *s = &m->stats;
+    s->scrapes++;
+    if (!ok) s->failures++;
+    if (commit_failed) s->commit_failures++;
+    s->samples_appended += st.appended;
+    s->out_of_order += st.out_of_order;
+    s->duplicate += st.duplicate;
+    s->duration_count++;
+    s->duration_sum += duration;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (duration <= duration_buckets[i]) s->duration_buckets[i]++;
+    if (t->body_exceeded) s->exceeded_body_size_limit++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* A transfer ended: works out its error in Prometheus's words, stores. */
+static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    int openmetrics = ctype && !strncasecmp(ctype, "application/openmetrics-text", 28);
+    char error[768];
+    const char *e = NULL;
+    if (t->body_exceeded) {
+        e = "body size limit exceeded";
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(error, sizeof error, "Get \"%s\": context deadline exceeded", t->def.url);
+        e = error;
+    } else if (code != CURLE_OK) {
+        snprintf(error, sizeof error, "Get \"%s\": %s", t->def.url,
+                 t->curl_error[0] ? t->curl_error : curl_easy_strerror(code));
+        e = error;
+    } else if (status != 200) {
+        const char *reason = strchr(t->status_text, ' ');
+        if (reason && reason[1])
+            snprintf(error, sizeof error, "server returned HTTP status %s", t->status_text);
+        else
+            snprintf(error, sizeof error, "server returned HTTP status %ld", status);
+        e = error;
+    }
+    transfer_cleanup(m, t);
+    scrape_store(m, t, openmetrics, e);
+    if (t->body.cap > (1u << 20) && t->body.cap > 4 * t->body.len) buf_free(&t->body);
+}
+
+/* ------------------------------------------------------------ jobs */
+
+static void job_free(scrape_manager *m, scrape_job *j) {
+    for (size_t i = 0; i < j->ntargets; i++) target_free(m, j->targets[i]);
+    free(j->targets);
+    target_defs_free(&j->dropped);
+    for (size_t i = 0; i < j->nsd; i++) file_sd_free(&j->sd[i]);
+    free(j->sd);
+    free(j->name);
+    free(j);
+}
+
+/* Finds the target with a hash among ts[0..n) that is not yet taken. */
+static scrape_target *take_target(scrape_target **ts, size_t n, uint64_t hash) {
+    for (size_t i = 0; i < n; i++)
+        if (ts[i] && ts[i]->def.hash == hash) {
+            scrape_target *t = ts[i];
+            ts[i] = NULL;
+            return t;
+        }
+    return NULL;
+}
+
+/* Rebuilds a job's targets from its config and file_sd groups.  Targets
+ * whose definition (labels and URL) did not change keep their state and
+ * schedule; new ones start at their offset; the rest get staleness markers
+ * and go.  old/nold, when given, are the targets of the job's previous
+ * version (a changed config): matching ones hand over their last series
+ * so that staleness carries on, but start afresh. */
+static void job_sync(scrape_manager *m, scrape_job *j, scrape_target **old, size_t nold, int64_t now) {
+    target_defs active = {0}, dropped = {0};
+    targets_build(j->cfg, j->sd, j->nsd, &m->rb, &active, &dropped);
+    scrape_target **nt = xcalloc(active.n ? active.n : 1, sizeof *nt);
+    scrape_target **cur = j->targets;
+    size_t ncur = j->ntargets;
+    for (size_t i = 0; i < active.n; i++) {
+        scrape_target *t = take_target(cur, ncur, active.v[i].hash);
+        if (t) {
+            /* Same identity; the discovered labels may still differ. */
+            owned_labels d = t->def.discovered;
+            pthread_mutex_lock(&m->lock);
+            t->def.discovered = active.v[i].discovered;
+            pthread_mutex_unlock(&m->lock);
+            active.v[i].discovered = d;
+            target_def_free(&active.v[i]);
+        } else {
+            t = target_new(j, &active.v[i], now);
+            /* old[] belongs to a job still listed: readers skip NULLs. */
+            pthread_mutex_lock(&m->lock);
+            scrape_target *prev = take_target(old, nold, t->def.hash);
+            pthread_mutex_unlock(&m->lock);
+            if (prev) {
+                t->prev = prev->prev;
+                memset(&prev->prev, 0, sizeof prev->prev);
+                memcpy(t->report_refs, prev->report_refs, sizeof t->report_refs);
+                t->have_report_refs = prev->have_report_refs;
+                t->last_scrape_ms = prev->last_scrape_ms;
+                t->last_duration = prev->last_duration;
+                t->health = prev->health;
+                memcpy(t->last_error, prev->last_error, sizeof t->last_error);
+                target_free(m, prev);
+            }
+        }
+        nt[i] = t;
+    }
+    pthread_mutex_lock(&m->lock);
+    j->targets = nt;
+    j->ntargets = active.n;
+    target_defs od = j->dropped;
+    j->dropped = dropped;
+    pthread_mutex_unlock(&m->lock);
+    target_defs_free(&od);
+    free(active.v);
+    for (size_t i = 0; i < ncur; i++)
+        if (cur[i]) {
+            target_mark_all_stale(m, cur[i], now);
+            target_free(m, cur[i]);
+        }
+    free(cur);
+}
+
+/* Creates a job from its config: reads its file_sd files, builds targets. */
+static scrape_job *job_new(scrape_manager *m, const config_scrape *sc, scrape_target **old, size_t nold,
+                           int64_t now) {
+    scrape_job *j = xcalloc(1, sizeof *j);
+    j->name = strdup(sc->job_name);
+    j->cfg = sc;
+    j->nsd = sc->nfile_sd;
+    j->sd = xcalloc(j->nsd ? j->nsd : 1, sizeof *j->sd);
+    for (size_t i = 0; i < j->nsd; i++) {
+        file_sd_refresh(&sc->file_sd_configs[i], &j->sd[i], 1);
+        j->sd[i].next_refresh_ms = now + sc->file_sd_configs[i].refresh_interval_ms;
+    }
+    job_sync(m, j, old, nold, now);
+    return j;
+}
+
+/* Re-checks a job's file_sd files (mtime/size/glob; all at refresh time)
+ * and rebuilds its targets when any group changed. */
+static void job_refresh_sd(scrape_manager *m, scrape_job *j, int64_t now) {
+    int changed = 0;
+    for (size_t i = 0; i < j->nsd; i++) {
+        int force = now >= j->sd[i].next_refresh_ms;
+        if (force) j->sd[i].next_refresh_ms = now + j->cfg->file_sd_configs[i].refresh_interval_ms;
+        changed |= file_sd_refresh(&j->cfg->file_sd_configs[i], &j->sd[i], force);
+    }
+    if (changed) {
+        job_sync(m, j, NULL, 0, now);
+        commit_pending(m); /* markers of removed targets: their own batch */
+    }
+}
+
+/* Switches to a new configuration (scrape thread): unchanged jobs move
+ * over as they are, changed ones are rebuilt, removed ones mark their
+ * series stale.  Frees the previous configuration. */
+static void apply_config_now(scrape_manager *m, promlite_config *cfg) {
+    int64_t now = wall_ms();
+    scrape_job **old = m->jobs;
+    size_t nold = m->njobs;
+    scrape_job **nj = xcalloc(cfg->nscrape ? cfg->nscrape : 1, sizeof *nj);
+    scrape_job **rebuilt_old = xcalloc(nold ? nold : 1, sizeof *rebuilt_old);
+    size_t nrebuilt = 0;
+    for (size_t i = 0; i < cfg->nscrape; i++) {
+        const config_scrape *sc = &cfg->scrape_configs[i];
+        scrape_job *prev = NULL;
+        size_t k;
+        for (k = 0; k < nold; k++)
+            if (old[k] && !strcmp(old[k]->name, sc->job_name)) {
+                prev = old[k];
+                break;
+            }
+        if (prev && config_scrape_equal(prev->cfg, sc)) {
+            old[k] = NULL;
+            prev->cfg = sc; /* same behaviour; the old config goes away */
+            nj[i] = prev;
+        } else if (prev) {
+            old[k] = NULL;
+            /* Build while the old job is still listed, then swap. */
+            nj[i] = job_new(m, sc, prev->targets, prev->ntargets, now);
+            rebuilt_old[nrebuilt++] = prev;
+        } else {
+            nj[i] = job_new(m, sc, NULL, 0, now);
+        }
+    }
+    pthread_mutex_lock(&m->lock);
+    m->jobs = nj;
+    m->njobs = cfg->nscrape;
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < nrebuilt; i++) {
+        scrape_job *j = rebuilt_old[i];
+        for (size_t k = 0; k < j->ntargets; k++)
+            if (j->targets[k]) target_mark_all_stale(m, j->targets[k], now);
+        /* Targets handed over were set to NULL by take_target. */
+        size_t w = 0;
+        for (size_t k = 0; k < j->ntargets; k++)
+            if (j->targets[k]) j->targets[w++] = j->targets[k];
+        j->ntargets = w;
+        job_free(m, j);
+    }
+    for (size_t k = 0; k < nold; k++)
+        if (old[k]) {
+            for (size_t t = 0; t < old[k]->ntargets; t++) target_mark_all_stale(m, old[k]->targets[t], now);
+            job_free(m, old[k]);
+        }
+    commit_pending(m);
+    free(rebuilt_old);
+    free(old);
+    config_free(m->cfg);
+    m->cfg = cfg;
+}
+
+/* ------------------------------------------------------------ the thread */
+
+static void run_retention(scrape_manager *m) {
+    errbuf err;
+    if (tsdb_apply_retention(m->db, &err) < 0) fprintf(stderr, "promlite: retention: %s\n", err.msg);
+}
+
+/* Finishes every transfer curl reports done. */
+static void collect_done(scrape_manager *m) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        scrape_target *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t) transfer_done(m, t, msg->data.result);
+    }
+}
+
+static void *scrape_thread(void *arg) {
+    scrape_manager *m = arg;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        int stop = m->stop;
+        promlite_config *pending = m->pending;
+        m->pending = NULL;
+        pthread_mutex_unlock(&m->lock);
+        if (stop) {
+            config_free(pending);
+            break;
+        }
+        if (pending) apply_config_now(m, pending);
+        int64_t now = wall_ms();
+        if (now >= m->next_sd_check) {
+            for (size_t i = 0; i < m->njobs; i++)
+                if (m->jobs[i]->nsd) job_refresh_sd(m, m->jobs[i], now);
+            m->next_sd_check = now + (int64_t)(m->file_sd_poll_s * 1000);
+        }
+        if (mono_seconds() >= m->next_retention) {
+            run_retention(m);
+            m->next_retention = mono_seconds() + m->retention_every_s;
+        }
+        int64_t wait = m->next_sd_check - now;
+        if (wait > 1000) wait = 1000;
+        for (size_t i = 0; i < m->njobs; i++) {
+            scrape_job *j = m->jobs[i];
+            for (size_t k = 0; k < j->ntargets; k++) {
+                scrape_target *t = j->targets[k];
+                if (t->easy) continue;
+                if (t->next_ms <= now) {
+                    /* Prometheus 2.42 aligns a timestamp that is within 2 ms
+                     * of the schedule to it: regular timestamps compress
+                     * better. */
+                    transfer_start(m, t, now - t->next_ms <= 2 ? t->next_ms : now);
+                    t->next_ms += t->def.interval_ms;
+                    while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
+                    if (!t->easy) scrape_store(m, t, 0, "could not create a transfer");
+                }
+                if (t->next_ms - now < wait) wait = t->next_ms - now;
+            }
+        }
+        int running = 0;
+        curl_multi_perform(m->multi, &running);
+        collect_done(m);
+        if (wait < 0) wait = 0;
+        curl_multi_poll(m->multi, NULL, 0, (int)wait, NULL);
+        curl_multi_perform(m->multi, &running);
+        collect_done(m);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ public API */
+
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape_manager **out, errbuf *err) {
+    pthread_once(&curl_once, curl_init_once);
+    scrape_manager *m = xcalloc(1, sizeof *m);
+    m->db = db;
+    m->user_agent = strdup(o && o->user_agent ? o->user_agent : "promlite");
+    m->retention_every_s = o && o->retention_every_s > 0 ? o->retention_every_s : 3600;
+    m->file_sd_poll_s = o && o->file_sd_poll_s > 0 ? o->file_sd_poll_s : 1;
+    m->next_retention = mono_seconds() + m->retention_every_s;
+    pthread_mutex_init(&m->lock, NULL);
+    m->multi = curl_multi_init();
+    m->app = tsdb_appender_new(db);
+    relabel_builder_init(&m->rb);
+    m->pending = cfg;
+    if (!m->multi) {
+        errf(err, "curl_multi_init failed");
+        goto fail;
+    }
+    int rc = pthread_create(&m->thread, NULL, scrape_thread, m);
+    if (rc) {
+        errf(err, "starting the scrape thread: %s", strerror(rc));
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    config_free(cfg);
+    if (m->multi) curl_multi_cleanup(m->multi);
+    tsdb_appender_free(m->app);
+    relabel_builder_free(&m->rb);
+    pthread_mutex_destroy(&m->lock);
+    free(m->user_agent);
+    free(m);
+    return -1;
+}
+
+int scrape_apply_config(scrape_manager *m, promlite_config *cfg, errbuf *err) {
+    if (!cfg) return errf(err, "no configuration");
+    pthread_mutex_lock(&m->lock);
+    promlite_config *superseded = m->pending;
+    m->pending = cfg;
+    pthread_mutex_unlock(&m->lock);
+    config_free(superseded); /* never seen by the scrape thread */
+    curl_multi_wakeup(m->multi);
+    return 0;
+}
+
+void scrape_stop(scrape_manager *m) {
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    m->stop = 1;
+    pthread_mutex_unlock(&m->lock);
+    curl_multi_wakeup(m->multi);
+    pthread_join(m->thread, NULL);
+    for (size_t i = 0; i < m->njobs; i++) job_free(m, m->jobs[i]);
+    free(m->jobs);
+    config_free(m->pending);
+    config_free(m->cfg);
+    curl_multi_cleanup(m->multi);
+    tsdb_appender_free(m->app);
+    relabel_builder_free(&m->rb);
+    free(m->scratch);
+    pthread_mutex_destroy(&m->lock);
+    free(m->user_agent);
+    free(m);
+}
+
+/* ------------------------------------------------------------ reporting */
+
+static int cmp_job(const void *a, const void *b) {
+    return strcmp((*(scrape_job *const *)a)->name, (*(scrape_job *const *)b)->name);
+}
+
+static void json_target(buf *b, const scrape_job *j, const scrape_target *t) {
+    char tm[64], iv[32], to[32], num[FLOAT_TEXT_MAX];
+    buf_printf(b, "{\"discoveredLabels\":");
+    json_labels(b, t->def.discovered.v, t->def.discovered.n);
+    buf_printf(b, ",\"labels\":");
+    json_labels(b, t->def.labels.v, t->def.labels.n);
+    buf_printf(b, ",\"scrapePool\":");
+    json_cstring(b, j->name);
+    buf_printf(b, ",\"scrapeUrl\":");
+    json_cstring(b, t->def.url);
+    buf_printf(b, ",\"globalUrl\":");
+    json_cstring(b, t->def.url);
+    buf_printf(b, ",\"lastError\":");
+    json_cstring(b, t->last_error);
+    if (t->last_scrape_ms) format_time(t->last_scrape_ms, tm, sizeof tm);
+    else snprintf(tm, sizeof tm, "0001-01-01T00:00:00Z");
+    buf_printf(b, ",\"lastScrape\":");
+    json_cstring(b, tm);
+    format_duration(t->def.interval_ms, iv, sizeof iv);
+    format_duration(t->def.timeout_ms, to, sizeof to);
+    buf_printf(b, ",\"lastScrapeDuration\":%s,\"health\":\"%s\",\"scrapeInterval\":\"%s\",\"scrapeTimeout\":\"%s\"}",
+               format_float(t->last_duration, num),
+               t->health == HEALTH_UP ? "up" : t->health == HEALTH_DOWN ? "down" : "unknown", iv, to);
+}
+
+void scrape_targets_json(scrape_manager *m, buf *out, const char *state) {
+    int active = !state || !strcmp(state, "any") || !strcmp(state, "active") || !*state;
+    int dropped = !state || !strcmp(state, "any") || !strcmp(state, "dropped") || !*state;
+    pthread_mutex_lock(&m->lock);
+    scrape_job **jobs = xmalloc((m->njobs ? m->njobs : 1) * sizeof *jobs);
+    memcpy(jobs, m->jobs, m->njobs * sizeof *jobs);
+    qsort(jobs, m->njobs, sizeof *jobs, cmp_job);
+    buf_printf(out, "{\"activeTargets\":[");
+    int first = 1;
+    for (size_t i = 0; active && i < m->njobs; i++)
+        for (size_t k = 0; k < jobs[i]->ntargets; k++) {
+            if (!jobs[i]->targets[k]) continue; /* being handed over */
+            if (!first) buf_append(out, ",", 1);
+            first = 0;
+            json_target(out, jobs[i], jobs[i]->targets[k]);
+        }
+    buf_printf(out, "],\"droppedTargets\":[");
+    first = 1;
+    for (size_t i = 0; dropped && i < m->njobs; i++)
+        for (size_t k = 0; k < jobs[i]->dropped.n; k++) {
+            if (!first) buf_append(out, ",", 1);
+            first = 0;
+            buf_printf(out, "{\"discoveredLabels\":");
+            json_labels(out, jobs[i]->dropped.v[k].discovered.v, jobs[i]->dropped.v[k].discovered.n);
+            buf_append(out, "}", 1);
+        }
+    buf_printf(out, "]}");
+    pthread_mutex_unlock(&m->lock);
+    free(jobs);
+}
+
+static void metric_head(buf *out, const char *name, const char *type, const char *help) {
+    buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void label_value_escaped(buf *out, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') buf_printf(out, "\\%c", *s);
+        else if (*s == '\n') buf_printf(out, "\\n");
+        else buf_append(out, s, 1);
+    }
+}
+
+void scrape_metrics(scrape_manager *m, buf *out) {
+    pthread_mutex_lock(&m->lock);
+    scrape_stats s = m->stats;
+    char num[FLOAT_TEXT_MAX];
+    metric_head(out, "promlite_scrape_duration_seconds", "histogram", "Duration of scrapes, storing included.");
+    for (size_t i = 0; i < NBUCKETS; i++)
+        buf_printf(out, "promlite_scrape_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                   format_float(duration_buckets[i], num), (unsigned long long)s.duration_buckets[i]);
+    buf_printf(out, "promlite_scrape_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+               (unsigned long long)s.duration_count);
+    buf_printf(out, "promlite_scrape_duration_seconds_sum %s\n", format_float(s.duration_sum, num));
+    buf_printf(out, "promlite_scrape_duration_seconds_count %llu\n", (unsigned long long)s.duration_count);
+    struct {
+        const char *name, *help;
+        uint64_t v;
+    } counters[] = {
+        {"promlite_scrapes_total", "Scrapes finished.", s.scrapes},
+        {"promlite_scrape_failures_total", "Scrapes that failed (up=0).", s.failures},
+        {"promlite_scrape_samples_total", "Samples stored by scrapes.", s.samples_appended},
+        {"promlite_target_scrapes_exceeded_sample_limit_total", "Scrapes that hit sample_limit.",
+         s.exceeded_sample_limit},
+        {"promlite_target_scrapes_exceeded_body_size_limit_total", "Scrapes that hit body_size_limit.",
+         s.exceeded_body_size_limit},
+        {"promlite_target_scrapes_sample_out_of_order_total", "Scraped samples rejected as out of order.",
+         s.out_of_order},
+        {"promlite_target_scrapes_sample_duplicate_timestamp_total",
+         "Scraped samples rejected for a duplicate timestamp.", s.duplicate},
+        {"promlite_scrape_commit_failures_total", "Scrape batches the storage could not make durable.",
+         s.commit_failures},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        metric_head(out, counters[i].name, "counter", counters[i].help);
+        buf_printf(out, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].v);
+    }
+    metric_head(out, "promlite_scrape_targets", "gauge", "Active targets by job.");
+    for (size_t i = 0; i < m->njobs; i++) {
+        buf_printf(out, "promlite_scrape_targets{job=\"");
+        label_value_escaped(out, m->jobs[i]->name);
+        buf_printf(out, "\"} %zu\n", m->jobs[i]->ntargets);
+    }
+    metric_head(out, "promlite_scrape_dropped_targets", "gauge", "Targets dropped by relabeling, by job.");
+    for (size_t i = 0; i < m->njobs; i++) {
+        buf_printf(out, "promlite_scrape_dropped_targets{job=\"");
+        label_value_escaped(out, m->jobs[i]->name);
+        buf_printf(out, "\"} %zu\n", m->jobs[i]->dropped.n);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
