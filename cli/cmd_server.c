@@ -26,19 +26,10 @@
 #include "common/timeutil.h"
 #include "ingest/scrape.h"
 #include "web/server.h"
+#include "web/webconfig.h"
 
-/* Reads a whole small file (the config, for /api/v1/status/config). */
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (4u << 20)) buf_append(&b, chunk, n);
-    fclose(f);
-    buf_append(&b, "", 1);
-    return (char *)b.data;
-}
+/* The configuration's text, for /api/v1/status/config. */
+static char *read_file(const char *path) { return read_small_file(path, 16u << 20, NULL); }
 
 /* What the request threads share with the main thread about the
  * configuration, guarded by mu. */
@@ -144,7 +135,7 @@ static void http_metrics(void *ctx, buf *out) {
 
 int cmd_server(int argc, char **argv) {
     storage_flags sf;
-    const char *listen = NULL, *config_file = NULL, *max_samples = NULL;
+    const char *listen = NULL, *config_file = NULL, *max_samples = NULL, *web_config_file = NULL;
     int64_t lookback = 0, timeout = 0;
     int lifecycle = 0;
     flag_def flags[] = {
@@ -153,6 +144,8 @@ int cmd_server(int argc, char **argv) {
         {"web.listen-address", FLAG_STRING, &listen, "127.0.0.1:9090",
          "Address to listen on for the API and UI (host:port; port 0 picks a free port).", NULL, 0},
         {"web.enable-lifecycle", FLAG_BOOL, &lifecycle, NULL, "Enable shutdown and reload via HTTP request.", NULL, 0},
+        {"web.config.file", FLAG_STRING, &web_config_file, NULL,
+         "Path to a web configuration file (TLS, basic auth users, bearer tokens; docs/security.md).", NULL, 0},
         {"query.lookback-delta", FLAG_DURATION, &lookback, "5m",
          "The maximum lookback duration for retrieving metrics during expression evaluations.", NULL, 0},
         {"query.timeout", FLAG_DURATION, &timeout, "2m", "Maximum time a query may take before being aborted.", NULL, 0},
@@ -177,9 +170,15 @@ int cmd_server(int argc, char **argv) {
         return 2;
     }
     errbuf err;
+    web_security *security = NULL;
+    if (web_config_file && *web_config_file && webconfig_load(web_config_file, &security, &err)) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        return 1;
+    }
     promlite_config *cfg;
     if (config_load(config_file, &cfg, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
+        webconfig_free(security);
         return 1;
     }
     /* Block the signals before any thread starts, so that all inherit the mask. */
@@ -212,7 +211,8 @@ int cmd_server(int argc, char **argv) {
     format_duration(timeout, to, sizeof to);
     const char *flag_pairs[] = {"config.file", config_file, "storage.tsdb.path", sf.path, "web.listen-address", listen,
                                 "query.lookback-delta", lb, "query.timeout", to, "query.max-samples", max_samples,
-                                "web.enable-lifecycle", lifecycle ? "true" : "false", NULL, NULL};
+                                "web.enable-lifecycle", lifecycle ? "true" : "false", "web.config.file",
+                                web_config_file ? web_config_file : "", NULL, NULL};
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     web_options wo = {.listen_address = listen,
@@ -227,12 +227,14 @@ int cmd_server(int argc, char **argv) {
                       .targets_json = http_targets,
                       .metrics = http_metrics,
                       .config_yaml_now = http_config_yaml,
-                      .reload = http_reload};
+                      .reload = http_reload,
+                      .security = security};
     web_server *web;
     if (web_start(&wo, &web, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         scrape_stop(st.scrape);
         free(st.yaml);
+        webconfig_free(security);
         cli_close_storage("server", db);
         return 1;
     }
@@ -240,8 +242,11 @@ int cmd_server(int argc, char **argv) {
     char host[256];
     snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - listen) : 0, listen);
     int local = !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]");
-    fprintf(stderr, "promlite server: listening on http://%s:%u%s\n", host[0] ? host : "0.0.0.0", web_port(web),
-            local ? " (only this machine can connect; set --web.listen-address to serve others)" : "");
+    int tls = security && security->cert_file;
+    int auth = security && (security->nusers || security->ntokens);
+    fprintf(stderr, "promlite server: listening on %s://%s:%u%s%s\n", tls ? "https" : "http", host[0] ? host : "0.0.0.0",
+            web_port(web), local ? " (only this machine can connect; set --web.listen-address to serve others)" : "",
+            auth ? " with authentication" : (!local ? " WITHOUT authentication: anyone who can connect can read and query" : ""));
     fflush(stderr);
 
     for (;;) {
@@ -258,6 +263,7 @@ int cmd_server(int argc, char **argv) {
         }
     }
     web_stop(web);
+    webconfig_free(security);
     scrape_stop(st.scrape);
     free(st.yaml);
     pthread_cond_destroy(&st.done);

@@ -3,6 +3,8 @@
  */
 #include "common/util.h"
 
+#include <errno.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +197,33 @@ const char *format_float(double v, char *out) {
     }
     *o = 0;
     return out;
+}
+
+char *read_small_file(const char *path, size_t max, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > max) {
+            fclose(f);
+            buf_free(&b);
+            errno = EFBIG;
+            return NULL;
+        }
+        buf_append(&b, chunk, n);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    if (len) *len = b.len;
+    buf_append(&b, "", 1);
+    return (char *)b.data;
 }
 
 const char *human_bytes(double bytes, char *out, size_t outlen) {

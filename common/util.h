@@ -67,6 +67,11 @@ static inline int64_t be64_get_i(const uint8_t *p) { return (int64_t)(be64_get(p
 #define FLOAT_TEXT_MAX 32
 const char *format_float(double v, char *out);
 
+/* Reads a whole file of at most max bytes into a NUL-terminated heap
+ * string (*len its length when len is not NULL).  Returns NULL with errno
+ * set when it cannot be read, or EFBIG when it is larger than max. */
+char *read_small_file(const char *path, size_t max, size_t *len);
+
 /* Formats a byte count as "1.5 MiB" into out. */
 const char *human_bytes(double bytes, char *out, size_t outlen);
 

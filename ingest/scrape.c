@@ -388,18 +388,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
 /* Reads a credentials file as Prometheus does (surrounding white space
  * trimmed).  Returns a heap string or NULL. */
 static char *read_secret(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20)) buf_append(&b, tmp, n);
-    fclose(f);
-    size_t s = 0, e = b.len;
-    while (s < e && isspace(b.data[s])) s++;
-    while (e > s && isspace(b.data[e - 1])) e--;
-    char *out = xstrndup((const char *)b.data + s, e - s);
-    buf_free(&b);
+    size_t len;
+    char *text = read_small_file(path, 1u << 20, &len);
+    if (!text) return NULL;
+    size_t s = 0, e = len;
+    while (s < e && isspace((unsigned char)text[s])) s++;
+    while (e > s && isspace((unsigned char)text[e - 1])) e--;
+    char *out = xstrndup(text + s, e - s);
+    free(text);
     return out;
 }
 

@@ -606,6 +606,27 @@ static const char *labels_text(ev_ctx *c, const label *l, size_t n) {
     return s;
 }
 
+/* The output series with labels l (its index in out->vs), created when it
+ * is new: outs maps label keys to indices, *cap is out->vs's capacity. */
+static size_t output_series(ev_ctx *c, ev_value *out, size_t *cap, sigmap *outs, label *l, size_t nl, buf *key) {
+    labels_key(l, nl, key);
+    size_t *slot = sigmap_find(c, outs, key->data ? (char *)key->data : "", key->len, 1, out->nvs);
+    if (*slot == out->nvs) {
+        if (out->nvs == *cap) {
+            ev_vseries *nv = ev_new_vseries(c, *cap * 2);
+            memcpy(nv, out->vs, *cap * sizeof *nv);
+            out->vs = nv;
+            *cap *= 2;
+        }
+        ev_vseries *o = &out->vs[out->nvs++];
+        memset(o, 0, sizeof *o);
+        o->l = l;
+        o->nl = nl;
+        ev_alloc_steps(c, o);
+    }
+    return *slot;
+}
+
 /* Vector matching for arithmetic and comparisons.  Signatures are hashed
  * once per series, not once per step: the series of both sides are put
  * into groups by signature up front, and each step then only checks which
@@ -708,22 +729,7 @@ static int eval_vector_vector(ev_ctx *c, pq_node *n, ev_value *l, ev_value *r, e
             } else {
                 size_t nl;
                 label *rl = result_labels(c, n, ms, os_, &nl);
-                labels_key(rl, nl, &sig);
-                size_t *slot = sigmap_find(c, &outs, sig.data ? (char *)sig.data : "", sig.len, 1, out->nvs);
-                if (*slot == out->nvs) {
-                    if (out->nvs == cap) {
-                        ev_vseries *nv = ev_new_vseries(c, cap * 2);
-                        memcpy(nv, out->vs, cap * sizeof *nv);
-                        out->vs = nv;
-                        cap *= 2;
-                    }
-                    ev_vseries *nsr = &out->vs[out->nvs++];
-                    memset(nsr, 0, sizeof *nsr);
-                    nsr->l = rl;
-                    nsr->nl = nl;
-                    ev_alloc_steps(c, nsr);
-                }
-                idx = *slot;
+                idx = output_series(c, out, &cap, &outs, rl, nl, &sig);
                 cache_one[k] = o;
                 cache_out[k] = idx;
             }
@@ -945,22 +951,7 @@ static int eval_count_values(ev_ctx *c, pq_node *n, ev_value *in, const char *ln
             const char *vtext = format_float_plain(c, in->vs[s].v[i]);
             size_t nl;
             label *l = ev_set_label(c, gl[grp[s]], gnl[grp[s]], lname, lnlen, vtext, strlen(vtext), &nl);
-            labels_key(l, nl, &key);
-            size_t *slot = sigmap_find(c, &m, key.data ? (char *)key.data : "", key.len, 1, out->nvs);
-            if (*slot == out->nvs) {
-                if (out->nvs == cap) {
-                    ev_vseries *nv = ev_new_vseries(c, cap * 2);
-                    memcpy(nv, out->vs, cap * sizeof *nv);
-                    out->vs = nv;
-                    cap *= 2;
-                }
-                ev_vseries *o = &out->vs[out->nvs++];
-                memset(o, 0, sizeof *o);
-                o->l = l;
-                o->nl = nl;
-                ev_alloc_steps(c, o);
-            }
-            ev_vseries *o = &out->vs[*slot];
+            ev_vseries *o = &out->vs[output_series(c, out, &cap, &m, l, nl, &key)];
             o->has[i] = 1;
             o->v[i] += 1;
         }

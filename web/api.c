@@ -10,6 +10,11 @@
  * Parameters come from the query string or a form-encoded POST body alike
  * (Grafana posts its queries), times as RFC 3339 or Unix seconds, steps
  * and timeouts as Prometheus durations or seconds.
+ *
+ * Rights: web/server.c authenticates every request first (web/webconfig.h)
+ * and sets req->admin; endpoints that change the server's state (/-/reload,
+ * /-/quit, later /api/v1/admin/...) call web_require_admin(), which answers
+ * 403 to a client that authenticated with read rights only.
  */
 #include <ctype.h>
 #include <math.h>
@@ -444,6 +449,10 @@ static void handle_metrics(web_request *req, web_response *resp) {
             if (n || k == 2)
                 buf_printf(b, "promlite_http_requests_total{code=\"%s\",handler=\"%s\"} %lu\n", codes[k], family_names[h], n);
         }
+    buf_printf(b, "# HELP promlite_http_unauthorized_requests_total Requests refused for missing or wrong credentials.\n"
+                  "# TYPE promlite_http_unauthorized_requests_total counter\n"
+                  "promlite_http_unauthorized_requests_total %lu\n",
+               atomic_load(&s->unauthorized));
     buf_printf(b, "# HELP promlite_engine_query_duration_seconds Query evaluation time.\n"
                   "# TYPE promlite_engine_query_duration_seconds summary\n"
                   "promlite_engine_query_duration_seconds_sum %.6f\n"
@@ -468,6 +477,14 @@ static void text(web_response *resp, unsigned status, const char *msg) {
     resp->content_type = "text/plain; charset=utf-8";
     buf_reset(&resp->body);
     buf_append(&resp->body, msg, strlen(msg));
+}
+
+/* 403 rather than 401: the client did authenticate, and a 401 would make a
+ * browser ask for other credentials.  docs/security.md documents it. */
+int web_require_admin(const web_request *req, web_response *resp) {
+    if (req->admin) return 0;
+    text(resp, 403, "Forbidden: this endpoint needs admin rights (a bearer token with role admin)\n");
+    return -1;
 }
 
 /* Percent-decoding for a path segment (label names are plain, but
@@ -540,6 +557,7 @@ int api_handle(web_request *req, web_response *resp) {
     if (!strcmp(p, "/-/reload")) {
         const web_options *o = &req->srv->opts;
         if (!o->enable_lifecycle) return text(resp, 403, "Lifecycle API is not enabled.\n"), WEB_H_LIFECYCLE;
+        if (web_require_admin(req, resp)) return WEB_H_LIFECYCLE;
         if (!post && strcmp(req->method, "PUT")) return text(resp, 405, "Only POST or PUT requests allowed\n"), WEB_H_LIFECYCLE;
         errbuf err;
         if (!o->reload) return text(resp, 200, ""), WEB_H_LIFECYCLE;
@@ -555,6 +573,7 @@ int api_handle(web_request *req, web_response *resp) {
     if (!strcmp(p, "/-/ready")) return text(resp, 200, "promlite is Ready.\n"), WEB_H_LIFECYCLE;
     if (!strcmp(p, "/-/quit")) {
         if (!req->srv->opts.enable_lifecycle) return text(resp, 403, "Lifecycle API is not enabled.\n"), WEB_H_LIFECYCLE;
+        if (web_require_admin(req, resp)) return WEB_H_LIFECYCLE;
         if (!post) return text(resp, 405, "Only POST or PUT requests allowed\n"), WEB_H_LIFECYCLE;
         atomic_store(&req->srv->quit, 1);
         return text(resp, 200, "Requesting termination... Goodbye!\n"), WEB_H_LIFECYCLE;

@@ -13,6 +13,10 @@
  * Ownership: web_start() returns a server freed by web_stop(), which waits
  * for running requests.  The server reads the tsdb and options it was given
  * and owns nothing else of the caller's.
+ * Security: with o->security (see web/webconfig.h) every request must
+ * authenticate (basic auth or a bearer token; else 401 with
+ * WWW-Authenticate: Basic) and the server speaks HTTPS when the web config
+ * has a certificate and key.
  * Threads: web_start/web_stop on the main thread; handlers run on the
  * pool's threads and only read shared state (the tsdb through readers, the
  * options, counters updated atomically).
@@ -25,6 +29,7 @@
 #include "common/util.h"
 #include "query/engine.h"
 #include "tsdb/tsdb.h"
+#include "web/webconfig.h"
 
 typedef struct web_options {
     const char *listen_address;  /* "host:port"; port 0 picks a free one    */
@@ -38,6 +43,10 @@ typedef struct web_options {
     const char *storage_path;    /* for status pages                         */
     int enable_lifecycle;        /* --web.enable-lifecycle                    */
     int64_t start_time_ms;       /* process start, for runtimeinfo           */
+    /* --web.config.file, loaded by webconfig_load(); NULL = no TLS, no
+     * authentication.  Read by the server, owned by the caller, who frees
+     * it (webconfig_free) after web_stop(). */
+    const web_security *security;
     /* Hooks into the rest of the server, all optional; each runs on a
      * request thread and must be safe there.  ctx is passed back. */
     void *ctx;
@@ -52,7 +61,9 @@ typedef struct web_options {
 typedef struct web_server web_server;
 
 /* Starts listening.  Returns 0 with *out set, or -1 with err naming the
- * address and the reason (address in use, bad address). */
+ * address and the reason (address in use, bad address), or the TLS file at
+ * fault (unreadable, not PEM, key not matching the certificate) when
+ * o->security asks for HTTPS. */
 int web_start(const web_options *o, web_server **out, errbuf *err);
 /* The port actually bound (useful with port 0). */
 unsigned web_port(const web_server *s);

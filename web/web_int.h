@@ -25,6 +25,10 @@ typedef struct {
     web_param params[WEB_MAX_PARAMS];
     size_t nparams;
     int too_many_params;
+    /* Rights of the authenticated client (web/webconfig.h): 1 when it may
+     * use admin endpoints (/-/reload, /-/quit, later /api/v1/admin/...).
+     * Handlers that need them call web_require_admin(). */
+    int admin;
 } web_request;
 
 typedef struct {
@@ -32,6 +36,7 @@ typedef struct {
     const char *content_type;
     buf body;
     int head_only;
+    int auth_challenge;              /* send WWW-Authenticate: Basic        */
 } web_response;
 
 /* The handler families counted in promlite_http_requests_total. */
@@ -47,12 +52,19 @@ struct web_server {
     atomic_ulong requests[WEB_H_COUNT][6];
     atomic_ulong query_count;
     atomic_ullong query_micros;      /* summed query time, for the summary  */
+    atomic_ulong unauthorized;       /* requests refused with 401           */
+    webauth_cache *auth_cache;       /* bcrypt outcomes; NULL without auth  */
+    char *tls_cert, *tls_key;        /* PEM text, kept while the daemon runs */
 };
 
 /* First value of a parameter, or NULL. */
 const char *web_param_get(const web_request *r, const char *key);
 /* All values of a repeated parameter (match[]); returns the count. */
 size_t web_param_all(const web_request *r, const char *key, const char **out, size_t max);
+
+/* api.c: returns 0 when the request has admin rights, else answers 403
+ * and returns -1.  For endpoints that change the server's state. */
+int web_require_admin(const web_request *req, web_response *resp);
 
 /* api.c: routes a request; fills resp and returns the handler family. */
 int api_handle(web_request *req, web_response *resp);

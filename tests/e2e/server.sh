@@ -98,4 +98,38 @@ kill -TERM $pid
 wait $pid
 check "SIGTERM stops the server cleanly" [ $? -eq 0 ]
 expect_grep 'received SIGTERM, shutting down' "$WORK/s2.err" "the shutdown is logged"
+
+# --web.config.file: a basic-auth user (password "secret") and two tokens.
+cat > "$WORK/web.yml" <<'YML'
+basic_auth_users:
+  grafana: $2b$04$8AkQI3b1dSDn5kfKmgnQ1OWQQD4llZlv5NtX6MQUl6h36ENkaz5mW
+bearer_tokens:
+  - {token: reader-token, role: read}
+  - {token: admin-token, role: admin}
+YML
+"$PROMLITE" server --storage.tsdb.path "$WORK/d" --web.listen-address 127.0.0.1:"$port" --config.file "$WORK/promlite.yml" \
+  --web.config.file "$WORK/web.yml" --web.enable-lifecycle 2> "$WORK/s4.err" &
+pid=$!
+for i in $(seq 50); do grep -q 'listening on' "$WORK/s4.err" && break; sleep 0.1; done
+expect_grep 'with authentication' "$WORK/s4.err" "the server says it requires authentication"
+get "$url/api/v1/query?query=1"
+code_is "no credentials" 401
+get -u grafana:wrong "$url/api/v1/query?query=1"
+code_is "a wrong password" 401
+get -u grafana:secret "$url/api/v1/query?query=1"
+code_is "the right password" 200
+get -H 'Authorization: Bearer reader-token' "$url/api/v1/query?query=1"
+code_is "a read token" 200
+get -X POST -H 'Authorization: Bearer reader-token' "$url/-/quit"
+code_is "a read token may not stop the server" 403
+get -H 'Authorization: Bearer admin-token' "$url/metrics"
+check "refusals are counted" grep -q '^promlite_http_unauthorized_requests_total 2$' "$WORK/body"
+get -X POST -H 'Authorization: Bearer admin-token' "$url/-/quit"
+code_is "an admin token may" 200
+wait $pid
+check "and the server stops" [ $? -eq 0 ]
+printf 'basic_auth_users:\n  u: not-a-hash\n' > "$WORK/bad-web.yml"
+expect_exit 1 "a bad web config stops the start" "$PROMLITE" server --storage.tsdb.path "$WORK/d3" --config.file "$WORK/promlite.yml" \
+  --web.listen-address 127.0.0.1:0 --web.config.file "$WORK/bad-web.yml"
+expect_grep 'bad-web.yml:2' "$WORK/err" "the error names the file and line"
 finish
