@@ -154,7 +154,8 @@ static void untouch_all(tsdb_appender *a) {
     a->ntouched = 0;
 }
 
-/* Enters the batch into the head under the write lock, counting outcomes. */
+/* Enters the batch into the head under the write lock, counting outcomes
+ * (in *st and in the database's running counters). */
 static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
     tsdb *db = a->db;
     pthread_rwlock_wrlock(&db->head_lock);
@@ -172,6 +173,11 @@ static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
         default: st->identical++; break;
         }
     }
+    db->counters.samples_appended += st->appended;
+    db->counters.out_of_order += st->out_of_order;
+    db->counters.duplicate += st->duplicate;
+    db->counters.series_created += st->new_series;
+    db->counters.commits++;
     pthread_rwlock_unlock(&db->head_lock);
 }
 

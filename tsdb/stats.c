@@ -146,3 +146,11 @@ int tsdb_stats_collect(tsdb_reader *r, tsdb_stats *st, errbuf *err) {
     st->used_bytes = db_used_bytes(db, txn);
     return 0;
 }
+
+void tsdb_counters_get(tsdb *db, tsdb_counters *out) {
+    pthread_rwlock_rdlock(&db->head_lock);
+    *out = db->counters;
+    out->head_series = db->by_sid.count;
+    out->wal_bytes = db->wal_bytes;
+    pthread_rwlock_unlock(&db->head_lock);
+}

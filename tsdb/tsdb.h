@@ -160,6 +160,22 @@ int tsdb_label_names(tsdb_reader *r, const tsdb_str **out, size_t *count, errbuf
 int tsdb_label_values(tsdb_reader *r, const char *name, const tsdb_str **out, size_t *count,
                       errbuf *err);
 
+/* ------------------------------------------------------------- counters */
+
+/* Running totals since the database was opened, cheap to read from any
+ * thread (for /metrics): taken under the head's read lock. */
+typedef struct tsdb_counters {
+    uint64_t samples_appended;   /* accepted into the head                  */
+    uint64_t out_of_order;       /* rejected: older than the newest sample  */
+    uint64_t duplicate;          /* rejected: same time, another value      */
+    uint64_t series_created;
+    uint64_t head_series;        /* series in memory now                    */
+    uint64_t commits;            /* appender batches made durable           */
+    uint64_t wal_bytes;          /* WAL file size now                       */
+} tsdb_counters;
+
+void tsdb_counters_get(tsdb *db, tsdb_counters *out);
+
 /* ------------------------------------------------------------- statistics */
 
 typedef struct tsdb_count { const char *name; uint64_t count; } tsdb_count;

@@ -127,6 +127,7 @@ struct tsdb {
     uint64_t sealed_bytes;            /* unpersisted sealed chunk bytes         */
     uint64_t persist_gen;             /* count of committed persist txns        */
     int64_t max_time;                 /* newest sample in the database          */
+    tsdb_counters counters;           /* under head_lock (written exclusively)  */
 
     /* Scratch for sealing and encoding, reused (writer only). */
     int64_t *scratch_t;

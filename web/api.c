@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/timeutil.h"
@@ -469,6 +470,47 @@ static void handle_metrics(web_request *req, web_response *resp) {
                   "# TYPE process_cpu_seconds_total counter\n"
                   "process_cpu_seconds_total %.2f\n",
                (unsigned long long)current_rss_bytes(), cpu_seconds());
+    if (s->opts.db) {
+        tsdb_counters tc;
+        tsdb_counters_get(s->opts.db, &tc);
+        buf_printf(b,
+                   "# HELP promlite_tsdb_head_series Series held in memory.\n"
+                   "# TYPE promlite_tsdb_head_series gauge\n"
+                   "promlite_tsdb_head_series %llu\n"
+                   "# HELP promlite_tsdb_samples_appended_total Samples stored.\n"
+                   "# TYPE promlite_tsdb_samples_appended_total counter\n"
+                   "promlite_tsdb_samples_appended_total %llu\n"
+                   "# HELP promlite_tsdb_out_of_order_samples_total Samples rejected for being older than their series' newest.\n"
+                   "# TYPE promlite_tsdb_out_of_order_samples_total counter\n"
+                   "promlite_tsdb_out_of_order_samples_total %llu\n"
+                   "# HELP promlite_tsdb_duplicate_samples_total Samples rejected for another value at a stored timestamp.\n"
+                   "# TYPE promlite_tsdb_duplicate_samples_total counter\n"
+                   "promlite_tsdb_duplicate_samples_total %llu\n"
+                   "# HELP promlite_tsdb_series_created_total Series created.\n"
+                   "# TYPE promlite_tsdb_series_created_total counter\n"
+                   "promlite_tsdb_series_created_total %llu\n"
+                   "# HELP promlite_tsdb_commits_total Batches made durable.\n"
+                   "# TYPE promlite_tsdb_commits_total counter\n"
+                   "promlite_tsdb_commits_total %llu\n"
+                   "# HELP promlite_tsdb_wal_bytes Size of the write-ahead log.\n"
+                   "# TYPE promlite_tsdb_wal_bytes gauge\n"
+                   "promlite_tsdb_wal_bytes %llu\n",
+                   (unsigned long long)tc.head_series, (unsigned long long)tc.samples_appended,
+                   (unsigned long long)tc.out_of_order, (unsigned long long)tc.duplicate,
+                   (unsigned long long)tc.series_created, (unsigned long long)tc.commits,
+                   (unsigned long long)tc.wal_bytes);
+        if (s->opts.storage_path) {
+            char p[4200];
+            struct stat st;
+            snprintf(p, sizeof p, "%s/data.mdb", s->opts.storage_path);
+            unsigned long long bytes = stat(p, &st) == 0 ? (unsigned long long)st.st_blocks * 512 : 0;
+            buf_printf(b,
+                       "# HELP promlite_tsdb_storage_bytes Disk space used by the data file.\n"
+                       "# TYPE promlite_tsdb_storage_bytes gauge\n"
+                       "promlite_tsdb_storage_bytes %llu\n",
+                       bytes);
+        }
+    }
     if (s->opts.metrics) s->opts.metrics(s->opts.ctx, b);
 }
 

@@ -68,6 +68,7 @@ code_is "ready" 200
 get "$url/metrics"
 check "/metrics counts requests by handler and code" grep -q '^promlite_http_requests_total{code="4xx",handler="/api/v1/query"} [1-9]' "$WORK/body"
 check "/metrics has the query duration summary" grep -q '^promlite_engine_query_duration_seconds_count [1-9]' "$WORK/body"
+check "/metrics has the storage counters" grep -q "^promlite_tsdb_head_series 2$" "$WORK/body"
 
 if command -v promtool >/dev/null 2>&1; then
   expect_exit 0 "promtool query instant against promlite" promtool query instant --time=1700000600 "$url" 'sum(rate(req_total[5m]))'
