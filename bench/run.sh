@@ -92,6 +92,51 @@ PY
 fi
 rm -rf "$data/store-promtool"
 
+# 4. Scrape cost: 200 node-shaped targets (../shared/bench/gen_exposition.py)
+#    scraped every 5 s by promlite and then by Prometheus, CPU per sample and
+#    RSS per active series.  SCRAPE_SECONDS=0 skips it (it takes twice
+#    SCRAPE_SECONDS plus start-up).
+SCRAPE_SECONDS=${SCRAPE_SECONDS:-240}
+if [ "$SCRAPE_SECONDS" -gt 0 ]; then
+  echo
+  echo "== scrape cost: 200 targets x 295 series every 5 s, ${SCRAPE_SECONDS}s each (first 60 s not measured)"
+  RUN_SECONDS=$SCRAPE_SECONDS WARMUP_SECONDS=60 ADDR=127.0.0.1:$(free_port) \
+    SERVER_CMD="$PROMLITE server --config.file {config} --storage.tsdb.path {data} --web.listen-address {addr}" \
+    bash "$SHARED/bench/scrape_bench.sh" "$data/scrape-promlite" > /dev/null 2>&1 || echo "promlite scrape run failed"
+  if command -v prometheus >/dev/null 2>&1; then
+    RUN_SECONDS=$SCRAPE_SECONDS WARMUP_SECONDS=60 ADDR=127.0.0.1:$(free_port) \
+      bash "$SHARED/bench/scrape_bench.sh" "$data/scrape-prometheus" > /dev/null 2>&1 || echo "Prometheus scrape run failed"
+  fi
+  python3 - "$data/scrape-promlite" "$data/scrape-prometheus" <<'PY'
+import os, sys
+def load(d):
+    out = {}
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        if not name.endswith(".txt"):
+            continue
+        for line in open(os.path.join(d, name)):
+            f = line.split()
+            if len(f) >= 2:
+                out[f[0]] = f[-1] if f[0].startswith("active_series") else f[1]
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+rows = [("server_cpu_s_per_1M_samples_served", "CPU seconds per 1M samples", 0.25),
+        ("rss_bytes_per_active_series", "RSS bytes per active series", 0.25),
+        ("scrape_duration_avg_ms", "scrape duration, mean ms", None)]
+for key, name, target in rows:
+    x, y = a.get(key), b.get(key)
+    if x is None:
+        print("%-30s promlite n/a" % name)
+        continue
+    if y is None:
+        print("%-30s promlite %10s" % (name, x))
+        continue
+    r = float(x) / float(y) if float(y) else float("nan")
+    verdict = "" if target is None else ("target <= %.2fx %s" % (target, "met" if r <= target else "MISSED"))
+    print("%-30s promlite %10s  Prometheus %10s  ratio %5.2fx  %s" % (name, x, y, r, verdict))
+PY
+fi
+
 if [ "$have_ref" = 1 ]; then
   echo
   echo "== ratios promlite / Prometheus (same data, same run)"

@@ -341,6 +341,61 @@ out:
     pq_arena_free(a);
 }
 
+static int cmp_series_ptr(const void *x, const void *y) {
+    const tsdb_series *a = *(const tsdb_series *const *)x, *b = *(const tsdb_series *const *)y;
+    return labels_compare(a->labels, a->nlabels, b->labels, b->nlabels);
+}
+
+/* /federate: the newest sample (within the lookback) of every series the
+ * match[] selectors pick, in the text exposition format with its own
+ * timestamp, grouped by metric name under "# TYPE NAME untyped" as
+ * Prometheus writes it. */
+static void handle_federate(web_request *req, web_response *resp) {
+    pq_arena *a = pq_arena_new();
+    pq_node *sel[MAX_MATCH_PARAMS];
+    long nsel = parse_matches(req, resp, a, sel, 0);
+    tsdb_reader *r = NULL;
+    errbuf err;
+    if (nsel < 0) goto out;
+    int64_t now = now_ms(), lookback = req->srv->opts.query.lookback_ms ? req->srv->opts.query.lookback_ms : 300000;
+    if (tsdb_reader_open(req->srv->opts.db, &r, &err)) {
+        api_error(resp, 500, "internal", err.msg);
+        goto out;
+    }
+    const tsdb_series **all;
+    size_t n;
+    if (select_union(r, sel, nsel, now - lookback, now, &all, &n, &err)) {
+        api_error(resp, 422, "execution", err.msg);
+        goto out;
+    }
+    qsort(all, n, sizeof *all, cmp_series_ptr);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    buf_reset(&resp->body);
+    const label *last_name = NULL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t;
+        double v;
+        int got = tsdb_read_last(r, all[i]->ref, now - lookback, now, &t, &v, &err);
+        uint64_t bits;
+        memcpy(&bits, &v, 8);
+        if (got <= 0 || bits == STALE_NAN_BITS) continue;
+        const label *name = labels_get(all[i]->labels, all[i]->nlabels, METRIC_NAME_LABEL, 8);
+        if (name && (!last_name || last_name->value_len != name->value_len ||
+                     memcmp(last_name->value, name->value, name->value_len))) {
+            buf_printf(&resp->body, "# TYPE %.*s untyped\n", (int)name->value_len, name->value);
+            last_name = name;
+        }
+        char f[FLOAT_TEXT_MAX];
+        labels_format(&resp->body, all[i]->labels, all[i]->nlabels);
+        buf_printf(&resp->body, " %s %lld\n", format_float(v, f), (long long)t);
+    }
+    free(all);
+out:
+    if (r) tsdb_reader_close(r);
+    pq_arena_free(a);
+}
+
 static void handle_buildinfo(web_response *resp) {
     success_begin(resp);
     buf_printf(&resp->body,
@@ -611,6 +666,7 @@ int api_handle(web_request *req, web_response *resp) {
         return text(resp, 200, ""), WEB_H_LIFECYCLE;
     }
     if (!strcmp(p, "/metrics")) return handle_metrics(req, resp), WEB_H_METRICS;
+    if (!strcmp(p, "/federate")) return handle_federate(req, resp), WEB_H_OTHER;
     if (!strcmp(p, "/-/healthy")) return text(resp, 200, "promlite is Healthy.\n"), WEB_H_LIFECYCLE;
     if (!strcmp(p, "/-/ready")) return text(resp, 200, "promlite is Ready.\n"), WEB_H_LIFECYCLE;
     if (!strcmp(p, "/-/quit")) {

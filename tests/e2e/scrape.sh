@@ -120,6 +120,11 @@ assert jobs["plain"]["labels"]["site"] == "test"
 assert any(t["discoveredLabels"].get("__address__") == "drop.me:1" for t in d["droppedTargets"])
 ' "$WORK/targets.json"
 
+curl -s "$url/federate" --data-urlencode 'match[]={job="plain"}' -G > "$WORK/federate"
+expect_grep '^# TYPE fixture_temperature untyped$' "$WORK/federate" "/federate groups by metric name"
+expect_grep '^up\{instance="127\.0\.0\.1:[0-9]+",job="plain",site="test"\} 1 [0-9]{13}$' "$WORK/federate" \
+  "/federate gives the newest sample with its timestamp"
+
 if [ -n "$nodeexp" ]; then
   expect_value 'up{job="node"}' 1
   q 'count(node_cpu_seconds_total{job="node"}) > 0'
