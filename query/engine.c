@@ -951,7 +951,8 @@ static int eval_count_values(ev_ctx *c, pq_node *n, ev_value *in, const char *ln
             const char *vtext = format_float_plain(c, in->vs[s].v[i]);
             size_t nl;
             label *l = ev_set_label(c, gl[grp[s]], gnl[grp[s]], lname, lnlen, vtext, strlen(vtext), &nl);
-            ev_vseries *o = &out->vs[output_series(c, out, &cap, &m, l, nl, &key)];
+            size_t idx = output_series(c, out, &cap, &m, l, nl, &key); /* may move out->vs */
+            ev_vseries *o = &out->vs[idx];
             o->has[i] = 1;
             o->v[i] += 1;
         }
