@@ -31,6 +31,8 @@ typedef struct storage_flags {
 /* Opens the data folder named by the flags; prints the error and returns
  * NULL on failure. */
 tsdb *cli_open_storage(const char *cmd, const storage_flags *sf, int read_only);
+/* The same with a WAL sync interval (tsdb_options.wal_sync_interval_ms). */
+tsdb *cli_open_storage_synced(const char *cmd, const storage_flags *sf, uint32_t wal_sync_interval_ms);
 /* Closes it; prints an error and returns 1 when the final checkpoint failed. */
 int cli_close_storage(const char *cmd, tsdb *db);
 

@@ -12,11 +12,12 @@
 #include "cli/cli.h"
 #include "ingest/import.h"
 
-tsdb *cli_open_storage(const char *cmd, const storage_flags *sf, int read_only) {
+static tsdb *open_storage(const char *cmd, const storage_flags *sf, int read_only, uint32_t sync_ms) {
     tsdb_options o = {.path = sf->path,
                       .retention_ms = sf->retention_ms,
                       .retention_bytes = sf->retention_bytes,
-                      .read_only = read_only};
+                      .read_only = read_only,
+                      .wal_sync_interval_ms = sync_ms};
     tsdb *db;
     errbuf err;
     if (tsdb_open(&o, &db, &err)) {
@@ -24,6 +25,14 @@ tsdb *cli_open_storage(const char *cmd, const storage_flags *sf, int read_only) 
         return NULL;
     }
     return db;
+}
+
+tsdb *cli_open_storage(const char *cmd, const storage_flags *sf, int read_only) {
+    return open_storage(cmd, sf, read_only, 0);
+}
+
+tsdb *cli_open_storage_synced(const char *cmd, const storage_flags *sf, uint32_t wal_sync_interval_ms) {
+    return open_storage(cmd, sf, 0, wal_sync_interval_ms);
 }
 
 int cli_close_storage(const char *cmd, tsdb *db) {

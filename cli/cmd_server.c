@@ -190,7 +190,10 @@ int cmd_server(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    tsdb *db = cli_open_storage("server", &sf, 0);
+    /* Scrapes are written to the WAL at once and synced once a second: a
+     * crash of promlite loses nothing, a power loss at most the last
+     * second (docs/tsdb.md). */
+    tsdb *db = cli_open_storage_synced("server", &sf, 1000);
     if (!db) {
         config_free(cfg);
         return 1;

@@ -1117,6 +1117,10 @@ int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape
     m->next_retention = mono_seconds() + m->retention_every_s;
     pthread_mutex_init(&m->lock, NULL);
     m->multi = curl_multi_init();
+    /* Keep one idle connection per target between scrapes: by default the
+     * cache holds 4 per handle being transferred, so most connections were
+     * closed and every scrape paid a new TCP connect. */
+    if (m->multi) curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, 4096L);
     m->app = tsdb_appender_new(db);
     relabel_builder_init(&m->rb);
     m->pending = cfg;

@@ -53,6 +53,14 @@ typedef struct tsdb_options {
     uint32_t chunk_max_samples;  /* 0 = default (240)                          */
     uint64_t checkpoint_wal_bytes; /* WAL size that triggers a checkpoint;
                                     0 = default (64 MiB)                       */
+    uint32_t wal_sync_interval_ms; /* 0: a WAL-path commit syncs before it
+                                    returns (survives power loss).  N: it
+                                    returns once the record is written (it
+                                    survives the process being killed) and
+                                    the WAL is synced at most every N ms, so a
+                                    power loss may lose the last N ms.  The
+                                    server uses 1000 for scrapes, as
+                                    Prometheus too syncs its WAL lazily.      */
     int read_only;               /* open without replaying into a writable head
                                     (stats/dump still see everything)          */
 } tsdb_options;
@@ -96,7 +104,8 @@ size_t tsdb_appender_pending(const tsdb_appender *a);
 
 /* Makes the buffered samples durable and visible.  Each sample is accepted or
  * rejected on its own (counted in *st by reason); when this returns 0 every
- * accepted sample survives a crash.  Returns -1 with err set when the batch
+ * accepted sample survives a crash of the process, and a power loss too
+ * unless opts.wal_sync_interval_ms allows a window.  Returns -1 with err set when the batch
  * could not be made durable (e.g. the disk is full): nothing of it is
  * acknowledged, and what is stored already is intact. */
 int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err);

@@ -124,6 +124,7 @@ struct tsdb {
     size_t ndirty, dirty_cap;
     tsdb_ref next_sid;
     uint64_t wal_bytes;               /* WAL record bytes since the last trim   */
+    double wal_synced_at;             /* mono_seconds() of the last WAL sync    */
     uint64_t sealed_bytes;            /* unpersisted sealed chunk bytes         */
     uint64_t persist_gen;             /* count of committed persist txns        */
     int64_t max_time;                 /* newest sample in the database          */

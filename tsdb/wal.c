@@ -17,8 +17,10 @@
  * timestamps equal); snappy then removes the repetition among values.
  *
  * A record is written with one write() on an O_APPEND descriptor and then
- * synced; a write that fails part-way is cut off again with ftruncate(), so
- * the file only ever ends in a torn record after a power loss.  Replay
+ * synced (or, with tsdb_options.wal_sync_interval_ms, synced once that
+ * interval has passed since the last sync); a write that fails part-way is
+ * cut off again with ftruncate(), so the file only ever ends in a torn
+ * record after a power loss.  Replay
  * stops at the first record whose length or checksum is wrong and (unless
  * the database is opened read-only) truncates the file there.
  *
@@ -180,13 +182,19 @@ int wal_append(tsdb *db, const uint8_t *rec, size_t len, errbuf *err) {
         hdr[4 + i] = (uint8_t)(sum >> (8 * i));
     }
     struct iovec iov[2] = {{hdr, 8}, {(void *)rec, len}};
-    if (write_all(db->wal_fd, iov, 2) || fdatasync(db->wal_fd)) {
+    /* With a sync interval, the sync waits until the interval has passed
+     * since the last one: the record is in the kernel (it survives the
+     * process being killed) but a power loss may take the last interval. */
+    double now = db->opts.wal_sync_interval_ms ? mono_seconds() : 0;
+    int sync = !db->opts.wal_sync_interval_ms || now - db->wal_synced_at >= db->opts.wal_sync_interval_ms / 1000.0;
+    if (write_all(db->wal_fd, iov, 2) || (sync && fdatasync(db->wal_fd))) {
         int e = errno;
         /* Cut a partial record off so that the log stays well-formed. */
         if (ftruncate(db->wal_fd, (off_t)(WAL_HEADER + db->wal_bytes))) { /* replay stops at it */ }
         return wal_io_error(db, err, "cannot append to", e);
     }
     db->wal_bytes += 8 + len;
+    if (sync) db->wal_synced_at = now;
     return 0;
 }
 

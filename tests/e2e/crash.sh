@@ -5,14 +5,16 @@
 # prints "ack b" after each commit.  We kill it at a random moment, reopen
 # with promlite (which replays the WAL), and check that every acknowledged
 # batch is there for every series, in order and without gaps.  Rounds 3-5
-# checkpoint every 16 KiB of WAL, so that kills also hit checkpoints.
+# checkpoint every 16 KiB of WAL, so that kills also hit checkpoints; rounds
+# 4-5 sync the WAL once a second, as the server does.
 . "$SRCDIR/tests/e2e/lib.sh"
 CRASHWRITER=$BUILDDIR/tests/unit/crashwriter
 SERIES=40
 for round in 1 2 3 4 5; do
   dir=$WORK/db$round
   ckpt=0; [ $round -ge 3 ] && ckpt=16384
-  "$CRASHWRITER" "$dir" $SERIES $ckpt > "$WORK/acks" 2> "$WORK/cw.err" &
+  sync=0; [ $round -ge 4 ] && sync=1000
+  "$CRASHWRITER" "$dir" $SERIES $ckpt $sync > "$WORK/acks" 2> "$WORK/cw.err" &
   pid=$!
   # Let it run between 0.3 and 1.5 seconds.
   sleep "$(awk -v r="$round" 'BEGIN { srand(r * 7919); printf "%.2f", 0.3 + rand() * 1.2 }')"
@@ -34,7 +36,7 @@ for round in 1 2 3 4 5; do
     }' "$WORK/out" > "$WORK/verdict"
   check "round $round: all $((last + 1)) acknowledged batches of $SERIES series survive" [ $? -eq 0 ]
   # And the recovered database accepts new writes.
-  "$CRASHWRITER" "$dir" $SERIES $ckpt > "$WORK/acks2" 2>&1 &
+  "$CRASHWRITER" "$dir" $SERIES $ckpt $sync > "$WORK/acks2" 2>&1 &
   pid=$!
   sleep 0.3
   kill -9 $pid

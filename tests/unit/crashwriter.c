@@ -1,14 +1,15 @@
 /*
  * crashwriter.c - helper of the SIGKILL test (tests/e2e/crash.sh).
  *
- * usage: crashwriter DIR SERIES [CHECKPOINT_BYTES]
+ * usage: crashwriter DIR SERIES [CHECKPOINT_BYTES [WAL_SYNC_INTERVAL_MS]]
  * Appends batch after batch (batch b: every series gets t = b*1000, v = b)
  * and prints "ack b" on stdout once batch b is committed.  The test kills it
  * with SIGKILL at a random moment and checks that every acknowledged batch
  * is in the database.  Large and small batches alternate so that both
  * durability paths (WAL record, direct chunk write) are exercised; a small
  * CHECKPOINT_BYTES makes checkpoints frequent, so that kills also land in
- * the middle of one.
+ * the middle of one; a WAL sync interval (the server's mode) must keep
+ * every acknowledged batch through a kill all the same.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,14 @@
 #include "tsdb/tsdb.h"
 
 int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: crashwriter DIR SERIES [CHECKPOINT_BYTES]\n");
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: crashwriter DIR SERIES [CHECKPOINT_BYTES [WAL_SYNC_INTERVAL_MS]]\n");
         return 2;
     }
     int nseries = atoi(argv[2]);
-    tsdb_options o = {.path = argv[1], .checkpoint_wal_bytes = argc == 4 ? strtoull(argv[3], NULL, 10) : 0};
+    tsdb_options o = {.path = argv[1],
+                      .checkpoint_wal_bytes = argc >= 4 ? strtoull(argv[3], NULL, 10) : 0,
+                      .wal_sync_interval_ms = argc == 5 ? (uint32_t)strtoul(argv[4], NULL, 10) : 0};
     tsdb *db;
     errbuf err;
     if (tsdb_open(&o, &db, &err)) {
