@@ -26,6 +26,7 @@ struct tsdb_appender {
     int64_t *t;
     double *v;
     size_t n, cap;
+    head_series **series;   /* series of each sample, resolved once per commit */
     head_series **touched;
     size_t ntouched, touched_cap;
     buf enc;       /* label encoding scratch */
@@ -44,6 +45,7 @@ void tsdb_appender_free(tsdb_appender *a) {
     free(a->sid);
     free(a->t);
     free(a->v);
+    free(a->series);
     free(a->touched);
     buf_free(&a->enc);
     buf_free(&a->rec);
@@ -58,6 +60,7 @@ void tsdb_appender_add(tsdb_appender *a, tsdb_ref ref, int64_t t, double v) {
         a->sid = xrealloc(a->sid, a->cap * sizeof *a->sid);
         a->t = xrealloc(a->t, a->cap * sizeof *a->t);
         a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+        a->series = xrealloc(a->series, a->cap * sizeof *a->series);
     }
     a->sid[a->n] = ref;
     a->t[a->n] = t;
@@ -155,13 +158,14 @@ static void untouch_all(tsdb_appender *a) {
 }
 
 /* Enters the batch into the head under the write lock, counting outcomes
- * (in *st and in the database's running counters). */
+ * (in *st and in the database's running counters).  The series were
+ * resolved by tsdb_appender_commit() (a->series). */
 static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
+    (void)txn;
     tsdb *db = a->db;
     pthread_rwlock_wrlock(&db->head_lock);
-    head_series *s = NULL;
     for (size_t i = 0; i < a->n; i++) {
-        if (!s || s->sid != a->sid[i]) s = head_get(db, txn, a->sid[i]);
+        head_series *s = a->series[i];
         if (!s) {
             st->unknown_ref++;
             continue;
@@ -255,6 +259,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
     head_series *s = NULL;
     for (size_t i = 0; i < a->n; i++) {
         if (!s || s->sid != a->sid[i]) s = head_get(db, txn, a->sid[i]);
+        a->series[i] = s; /* apply_batch reuses it: nothing frees series in between */
         if (s) touch(a, s);
     }
     pthread_rwlock_unlock(&db->head_lock);
