@@ -116,6 +116,11 @@ static void http_targets(void *ctx, buf *out, const char *state) {
     scrape_targets_json(st->scrape, out, state);
 }
 
+static void http_metadata(void *ctx, buf *out, const char *metric, long limit) {
+    server_state *st = ctx;
+    scrape_metadata_json(st->scrape, out, metric, limit);
+}
+
 static void http_metrics(void *ctx, buf *out) {
     server_state *st = ctx;
     pthread_mutex_lock(&st->mu);
@@ -229,6 +234,7 @@ int cmd_server(int argc, char **argv) {
                       .ctx = &st,
                       .targets_json = http_targets,
                       .metrics = http_metrics,
+                      .metadata_json = http_metadata,
                       .config_yaml_now = http_config_yaml,
                       .reload = http_reload,
                       .security = security};

@@ -214,6 +214,21 @@ static void ref_set_free(ref_set *s) {
 
 /* ------------------------------------------------------------ state */
 
+/* One metric family's metadata as a target exposes it. */
+typedef struct metric_meta {
+    char *name, *help, *unit;
+    expfmt_type type;
+} metric_meta;
+
+static void meta_free(metric_meta *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].help);
+        free(v[i].unit);
+    }
+    free(v);
+}
+
 typedef enum { HEALTH_UNKNOWN, HEALTH_UP, HEALTH_DOWN } target_health;
 
 struct scrape_job;
@@ -238,6 +253,11 @@ typedef struct scrape_target {
     ref_set prev;                  /* series of the previous scrape */
     tsdb_ref report_refs[NREPORT];
     int have_report_refs;
+    /* Metric metadata of the last scrape (HELP, TYPE, UNIT), for
+     * /api/v1/metadata; replaced under the manager lock when it changes. */
+    struct metric_meta *meta;
+    size_t nmeta;
+    uint64_t meta_hash;
     /* Displayed state (written under the manager lock). */
     char last_error[512];
     int64_t last_scrape_ms;        /* 0: never */
@@ -323,6 +343,7 @@ static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
 
 static void target_free(scrape_manager *m, scrape_target *t) {
     transfer_cleanup(m, t);
+    meta_free(t->meta, t->nmeta);
     buf_free(&t->body);
     cache_clear(&t->cache);
     ref_set_free(&t->prev);
@@ -690,6 +711,72 @@ static int resolve_series(scrape_manager *m, scrape_target *t, const expfmt_samp
     return 0;
 }
 
+/* Metadata of one body while it is parsed: strings copied into one
+ * reused buffer (the parser's HELP text does not outlive the next item). */
+typedef struct {
+    size_t name_off, name_len, help_off, help_len, unit_off, unit_len;
+    expfmt_type type;
+} meta_rec;
+
+typedef struct {
+    meta_rec *v;
+    size_t n, cap;
+    buf text;
+} meta_seen;
+
+/* Records a HELP, TYPE or UNIT line; a family's lines come together, so
+ * only the last record can be the same family. */
+static void meta_note(meta_seen *s, expfmt_kind k, const expfmt_meta *mm, uint64_t *hash) {
+    meta_rec *r = NULL;
+    if (s->n && s->v[s->n - 1].name_len == mm->name_len &&
+        !memcmp(s->text.data + s->v[s->n - 1].name_off, mm->name, mm->name_len))
+        r = &s->v[s->n - 1];
+    if (!r) {
+        if (s->n == s->cap) {
+            s->cap = s->cap ? s->cap * 2 : 64;
+            s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+        }
+        r = &s->v[s->n++];
+        memset(r, 0, sizeof *r);
+        r->name_off = s->text.len;
+        r->name_len = mm->name_len;
+        buf_append(&s->text, mm->name, mm->name_len);
+        r->type = EXPFMT_TYPE_UNKNOWN;
+    }
+    *hash = XXH3_64bits_withSeed(mm->name, mm->name_len, *hash * 31 + (uint64_t)k);
+    if (k == EXPFMT_TYPE) {
+        r->type = mm->type;
+        *hash = *hash * 31 + (uint64_t)mm->type;
+        return;
+    }
+    size_t off = s->text.len;
+    buf_append(&s->text, mm->text, mm->text_len);
+    *hash = XXH3_64bits_withSeed(mm->text, mm->text_len, *hash);
+    if (k == EXPFMT_HELP) r->help_off = off, r->help_len = mm->text_len;
+    else r->unit_off = off, r->unit_len = mm->text_len;
+}
+
+/* Publishes a scrape's metadata when it differs from the last one. */
+static void meta_publish(scrape_manager *m, scrape_target *t, meta_seen *s, uint64_t hash) {
+    if (hash == t->meta_hash && s->n == t->nmeta) return;
+    metric_meta *v = xcalloc(s->n ? s->n : 1, sizeof *v);
+    const char *base = (const char *)s->text.data;
+    for (size_t i = 0; i < s->n; i++) {
+        v[i].name = xstrndup(base + s->v[i].name_off, s->v[i].name_len);
+        v[i].help = xstrndup(s->v[i].help_len ? base + s->v[i].help_off : "", s->v[i].help_len);
+        v[i].unit = xstrndup(s->v[i].unit_len ? base + s->v[i].unit_off : "", s->v[i].unit_len);
+        v[i].type = s->v[i].type;
+    }
+    pthread_mutex_lock(&m->lock);
+    metric_meta *old = t->meta;
+    size_t nold = t->nmeta;
+    t->meta = v;
+    t->nmeta = s->n;
+    t->meta_hash = hash;
+    pthread_mutex_unlock(&m->lock);
+    meta_free(old, nold);
+}
+
 /* Parses the body and buffers its samples.  cur collects the refs this
  * scrape produced (for staleness).  Returns 0, or -1 with errtext: the
  * caller then discards the buffered samples. */
@@ -704,6 +791,10 @@ static int append_body(scrape_manager *m, scrape_target *t, int openmetrics, int
     expfmt_input(p, (const char *)t->body.data, t->body.len, 1);
     int rc = 0, over_limit = 0;
     expfmt_item it;
+    /* Metadata seen in this body, pointing into it; hashed as it comes so
+     * that an unchanged set (the usual case) costs no copies. */
+    meta_seen seen = {0};
+    uint64_t meta_hash = 0;
     for (;;) {
         expfmt_kind k = expfmt_next(p, &it);
         if (k == EXPFMT_END || k == EXPFMT_EOF) break;
@@ -711,6 +802,10 @@ static int append_body(scrape_manager *m, scrape_target *t, int openmetrics, int
             snprintf(errtext, errlen, "%s", expfmt_error(p));
             rc = -1;
             break;
+        }
+        if (k == EXPFMT_HELP || k == EXPFMT_TYPE || k == EXPFMT_UNIT) {
+            meta_note(&seen, k, &it.meta, &meta_hash);
+            continue;
         }
         if (k != EXPFMT_SAMPLE) continue;
         const expfmt_sample *s = &it.sample;
@@ -753,6 +848,9 @@ static int append_body(scrape_manager *m, scrape_target *t, int openmetrics, int
         pthread_mutex_unlock(&m->lock);
         rc = -1;
     }
+    if (rc == 0) meta_publish(m, t, &seen, meta_hash);
+    free(seen.v);
+    buf_free(&seen.text);
     return rc;
 }
 
@@ -1237,6 +1335,67 @@ void scrape_targets_json(scrape_manager *m, buf *out, const char *state) {
     buf_printf(out, "]}");
     pthread_mutex_unlock(&m->lock);
     free(jobs);
+}
+
+static const char *meta_type_name(expfmt_type t) {
+    switch (t) {
+    case EXPFMT_TYPE_COUNTER: return "counter";
+    case EXPFMT_TYPE_GAUGE: return "gauge";
+    case EXPFMT_TYPE_HISTOGRAM: return "histogram";
+    case EXPFMT_TYPE_GAUGEHISTOGRAM: return "gaugehistogram";
+    case EXPFMT_TYPE_SUMMARY: return "summary";
+    case EXPFMT_TYPE_INFO: return "info";
+    case EXPFMT_TYPE_STATESET: return "stateset";
+    default: return "unknown";
+    }
+}
+
+static int cmp_meta_ptr(const void *x, const void *y) {
+    const metric_meta *a = *(const metric_meta *const *)x, *b = *(const metric_meta *const *)y;
+    int c = strcmp(a->name, b->name);
+    if (!c) c = (int)a->type - (int)b->type;
+    if (!c) c = strcmp(a->help, b->help);
+    if (!c) c = strcmp(a->unit, b->unit);
+    return c;
+}
+
+void scrape_metadata_json(scrape_manager *m, buf *out, const char *metric, long limit) {
+    pthread_mutex_lock(&m->lock);
+    size_t n = 0, cap = 256;
+    const metric_meta **all = xmalloc(cap * sizeof *all);
+    for (size_t i = 0; i < m->njobs; i++)
+        for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
+            scrape_target *t = m->jobs[i]->targets[k];
+            for (size_t j = 0; t && j < t->nmeta; j++) {
+                if (metric && *metric && strcmp(t->meta[j].name, metric)) continue;
+                if (n == cap) all = xrealloc(all, (cap *= 2) * sizeof *all);
+                all[n++] = &t->meta[j];
+            }
+        }
+    qsort(all, n, sizeof *all, cmp_meta_ptr);
+    buf_append(out, "{", 1);
+    long names = 0;
+    for (size_t i = 0; i < n; i++) {
+        int same_name = i && !strcmp(all[i - 1]->name, all[i]->name);
+        if (i && !cmp_meta_ptr(&all[i - 1], &all[i])) continue; /* the same from another target */
+        if (!same_name) {
+            if (limit > 0 && names == limit) break;
+            if (names++) buf_append(out, "],", 2);
+            json_cstring(out, all[i]->name);
+            buf_append(out, ":[", 2);
+        } else {
+            buf_append(out, ",", 1);
+        }
+        buf_printf(out, "{\"type\":\"%s\",\"help\":", meta_type_name(all[i]->type));
+        json_cstring(out, all[i]->help);
+        buf_append(out, ",\"unit\":", 8);
+        json_cstring(out, all[i]->unit);
+        buf_append(out, "}", 1);
+    }
+    if (names) buf_append(out, "]", 1);
+    buf_append(out, "}", 1);
+    pthread_mutex_unlock(&m->lock);
+    free(all);
 }
 
 static void metric_head(buf *out, const char *name, const char *type, const char *help) {

@@ -62,6 +62,12 @@ int scrape_apply_config(scrape_manager *m, promlite_config *cfg, errbuf *err);
  * "dropped", "any" or NULL (any). */
 void scrape_targets_json(scrape_manager *m, buf *out, const char *state);
 
+/* Appends the "data" object of /api/v1/metadata: metric name -> list of
+ * distinct {"type","help","unit"} as the targets' last scrapes declared
+ * them.  metric (NULL or "" for all) picks one name; limit > 0 caps the
+ * number of names. */
+void scrape_metadata_json(scrape_manager *m, buf *out, const char *metric, long limit);
+
 /* Appends the manager's own metrics in the text exposition format
  * (promlite_scrape_* counters and histograms, target counts by job). */
 void scrape_metrics(scrape_manager *m, buf *out);

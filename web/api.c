@@ -635,8 +635,14 @@ int api_handle(web_request *req, web_response *resp) {
     if (!strcmp(p, "/api/v1/status/config")) return handle_config(req, resp), WEB_H_STATUS;
     if (!strcmp(p, "/api/v1/status/tsdb")) return handle_tsdb_status(req, resp), WEB_H_STATUS;
     if (!strcmp(p, "/api/v1/metadata")) {
+        const web_options *o = &req->srv->opts;
+        const char *lim = web_param_get(req, "limit");
+        char *end = NULL;
+        long limit = lim && *lim ? strtol(lim, &end, 10) : 0;
+        if (lim && *lim && *end) return bad_data(resp, "invalid parameter \"limit\": %s", lim), WEB_H_STATUS;
         success_begin(resp);
-        buf_append(&resp->body, "{}", 2);
+        if (o->metadata_json) o->metadata_json(o->ctx, &resp->body, web_param_get(req, "metric"), limit);
+        else buf_append(&resp->body, "{}", 2);
         success_end(resp);
         return WEB_H_STATUS;
     }

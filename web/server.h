@@ -52,6 +52,7 @@ typedef struct web_options {
     void *ctx;
     void (*targets_json)(void *ctx, buf *out, const char *state); /* data of /api/v1/targets */
     void (*metrics)(void *ctx, buf *out);                          /* more of /metrics        */
+    void (*metadata_json)(void *ctx, buf *out, const char *metric, long limit); /* /api/v1/metadata */
     const char *(*config_yaml_now)(void *ctx, buf *copy);          /* the running config's text */
     /* Reloads the configuration and waits for the outcome: 0, or -1 with
      * err set (the running configuration stays). */

@@ -125,6 +125,14 @@ expect_grep '^# TYPE fixture_temperature untyped$' "$WORK/federate" "/federate g
 expect_grep '^up\{instance="127\.0\.0\.1:[0-9]+",job="plain",site="test"\} 1 [0-9]{13}$' "$WORK/federate" \
   "/federate gives the newest sample with its timestamp"
 
+curl -s "$url/api/v1/metadata" --data-urlencode 'metric=fixture_requests_total' -G > "$WORK/meta.json"
+check "/api/v1/metadata has the scraped HELP and TYPE" [ "$(cat "$WORK/meta.json")" = \
+  '{"status":"success","data":{"fixture_requests_total":[{"type":"counter","help":"Requests served by the fixture.","unit":""}]}}' ]
+curl -s "$url/api/v1/metadata?limit=2" > "$WORK/meta2.json"
+check "limit caps the metric names" python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["data"]; sys.exit(0 if len(d) == 2 else 1)' "$WORK/meta2.json"
+curl -s "$url/api/v1/metadata" > "$WORK/meta3.json"
+check "OpenMetrics families are there too" python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["data"]; sys.exit(0 if d["om_events"][0]["type"] == "counter" else 1)' "$WORK/meta3.json"
+
 if [ -n "$nodeexp" ]; then
   expect_value 'up{job="node"}' 1
   q 'count(node_cpu_seconds_total{job="node"}) > 0'
