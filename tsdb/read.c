@@ -327,7 +327,7 @@ static void copy_head(tsdb_reader *r, const tsdb_ref *sids, size_t n) {
             c->open_nbits = s->chunk.nbits;
             c->open_count = s->chunk.count;
             c->open_maxt = s->chunk.t_last;
-            c->open_mint = INT64_MIN; /* decoded on demand */
+            c->open_mint = head_open_mint(s); /* one sample's decode */
         }
     }
     pthread_rwlock_unlock(&db->head_lock);
@@ -344,7 +344,7 @@ static int copy_has_data(const head_copy *c, int64_t mint, int64_t maxt) {
     if (!c) return 0;
     for (size_t i = 0; i < c->nsealed; i++)
         if (c->sealed[i].maxt >= mint && c->sealed[i].mint <= maxt) return 1;
-    return c->open_count && c->open_maxt >= mint; /* open mint is checked on read */
+    return c->open_count && c->open_maxt >= mint && c->open_mint <= maxt;
 }
 
 static int persisted_has_data(tsdb_reader *r, MDB_cursor *cur, tsdb_ref sid, int64_t mint, int64_t maxt) {

@@ -301,6 +301,13 @@ static void handle_labels(web_request *req, web_response *resp, const char *valu
         api_error(resp, 500, "internal", err.msg);
         goto out;
     }
+    if (nsel == 0 && (web_param_get(req, "start") || web_param_get(req, "end"))) {
+        /* A time range without match[]: the series with samples in it, as
+         * Prometheus answers (the index alone knows no time). */
+        static const char all[] = "{__name__=~\".+\"}";
+        sel[0] = pq_parse(a, all, sizeof all - 1, &err);
+        if (sel[0]) nsel = 1;
+    }
     size_t n = 0;
     if (nsel == 0) {
         const tsdb_str *all;

@@ -35,6 +35,10 @@ get "$url/api/v1/series?match[]=req_total&match[]=%7Bcode%3D%22500%22%7D"
 body_is "series with two match[]" '{"status":"success","data":[{"__name__":"req_total","code":"200","job":"api"},{"__name__":"req_total","code":"500","job":"api"}]}'
 get "$url/api/v1/labels"
 body_is "label names" '{"status":"success","data":["__name__","code","job"]}'
+get "$url/api/v1/labels?start=1600000000&end=1600000100"
+body_is "no label names where there is no data" '{"status":"success","data":[]}'
+get "$url/api/v1/label/code/values?start=1700000000&end=1700000600"
+body_is "label values within a time range" '{"status":"success","data":["200","500"]}'
 get "$url/api/v1/label/code/values?match[]=req_total"
 body_is "label values" '{"status":"success","data":["200","500"]}'
 get "$url/api/v1/status/buildinfo"
@@ -77,7 +81,7 @@ if command -v promtool >/dev/null 2>&1; then
   expect_grep '^6 @\[1700000030\]$' "$WORK/out" "promtool reads the matrix"
   expect_exit 0 "promtool query series" promtool query series --match='req_total' --start=1700000000 --end=1700000600 "$url"
   expect_grep 'code="500"' "$WORK/out" "promtool lists the series"
-  expect_exit 0 "promtool query labels" promtool query labels "$url" code
+  expect_exit 0 "promtool query labels" promtool query labels --start=1700000000 --end=1700000600 "$url" code
   expect_grep '^500$' "$WORK/out" "promtool lists the label values"
 fi
 

@@ -91,7 +91,8 @@ static uint64_t double_bits(double d) {
 }
 
 /* Selects with one selector string and returns the number of series. */
-static size_t count_selected(tsdb *db, const char *sel) {
+/* Series matching sel with samples in [mint, maxt]. */
+static size_t count_selected_in(tsdb *db, const char *sel, int64_t mint, int64_t maxt) {
     matcher *m;
     size_t n;
     errbuf err;
@@ -100,11 +101,13 @@ static size_t count_selected(tsdb *db, const char *sel) {
     assert_int_equal(tsdb_reader_open(db, &r, &err), 0);
     const tsdb_series *s;
     size_t count;
-    assert_int_equal(tsdb_select(r, m, n, INT64_MIN, INT64_MAX, &s, &count, &err), 0);
+    assert_int_equal(tsdb_select(r, m, n, mint, maxt, &s, &count, &err), 0);
     tsdb_reader_close(r);
     matchers_free(m, n);
     return count;
 }
+
+static size_t count_selected(tsdb *db, const char *sel) { return count_selected_in(db, sel, INT64_MIN, INT64_MAX); }
 
 /* Reads all samples of the single series matching sel into t/v. */
 static size_t read_one(tsdb *db, const char *sel, int64_t *t, double *v, size_t cap) {
@@ -510,6 +513,32 @@ static void test_wal_foreign_file(void **state) {
     remove_dir(dir);
 }
 
+/* Selection honours the time range for data in the open chunk, in sealed
+ * chunks in memory and in persisted chunks alike. */
+static void test_select_time_range(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    tsdb *db = open_db(dir, NULL);
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_ref r = ref_of(a, "ranged", NULL);
+    for (int i = 0; i < 10; i++) {
+        tsdb_appender_add(a, r, 100000 + i * 1000, i);
+        commit(a, NULL);
+    }
+    assert_int_equal(count_selected_in(db, "ranged", 0, 99999), 0);
+    assert_int_equal(count_selected_in(db, "ranged", 110000, 200000), 0);
+    assert_int_equal(count_selected_in(db, "ranged", 0, 100000), 1);
+    assert_int_equal(count_selected_in(db, "ranged", 109000, 200000), 1);
+    assert_int_equal(count_selected_in(db, "ranged", 104500, 104600), 1); /* inside, between samples */
+    tsdb_appender_free(a);
+    close_db(db);
+    db = open_db(dir, NULL); /* from the snapshot */
+    assert_int_equal(count_selected_in(db, "ranged", 0, 99999), 0);
+    assert_int_equal(count_selected_in(db, "ranged", 0, 100000), 1);
+    close_db(db);
+    remove_dir(dir);
+}
+
 /* A tiny initial map must grow by itself. */
 static void test_map_growth(void **state) {
     (void)state;
@@ -731,6 +760,7 @@ int main(void) {
         cmocka_unit_test(test_append_semantics),
         cmocka_unit_test(test_label_validation),
         cmocka_unit_test(test_select),
+        cmocka_unit_test(test_select_time_range),
         cmocka_unit_test(test_recovery_after_crash),
         cmocka_unit_test(test_recovery_across_checkpoints),
         cmocka_unit_test(test_wal_torn_tail),
