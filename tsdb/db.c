@@ -190,6 +190,7 @@ static int open_dbis(tsdb *db, MDB_txn *txn, void *ctx, errbuf *err) {
         {"chunks", 0, &db->dbi_chunks},
         {"head0", 0, &db->dbi_head[0]},
         {"head1", 0, &db->dbi_head[1]},
+        {"kv", 0, &db->dbi_kv},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -295,7 +296,7 @@ static int mkdir_p(const char *path) {
 /* Opens the LMDB environment of the folder and its databases. */
 static int open_env(tsdb *db, errbuf *err) {
     int rc = mdb_env_create(&db->env);
-    if (!rc) rc = mdb_env_set_maxdbs(db->env, 8);
+    if (!rc) rc = mdb_env_set_maxdbs(db->env, 16);
     if (!rc) rc = mdb_env_set_maxreaders(db->env, 512);
     if (!rc) rc = mdb_env_set_mapsize(db->env, db->map_bytes);
     if (!rc) rc = mdb_env_open(db->env, db->path, MDB_NOTLS | MDB_NORDAHEAD, 0644);

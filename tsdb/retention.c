@@ -165,7 +165,7 @@ static long delete_before(tsdb *db, int64_t cutoff, int drop_open, errbuf *err) 
 
 uint64_t db_used_bytes(tsdb *db, MDB_txn *txn) {
     MDB_dbi dbis[] = {0, 1, db->dbi_meta, db->dbi_series, db->dbi_shash, db->dbi_postings,
-                      db->dbi_chunks, db->dbi_head[0], db->dbi_head[1]};
+                      db->dbi_chunks, db->dbi_head[0], db->dbi_head[1], db->dbi_kv};
     uint64_t pages = 0;
     unsigned psize = 4096;
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {

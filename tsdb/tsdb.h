@@ -169,6 +169,26 @@ int tsdb_label_names(tsdb_reader *r, const tsdb_str **out, size_t *count, errbuf
 int tsdb_label_values(tsdb_reader *r, const char *name, const tsdb_str **out, size_t *count,
                       errbuf *err);
 
+/* ------------------------------------------------------------- records */
+
+/* A small key-value store beside the samples, for state the server keeps
+ * across restarts (managed targets, silences, the notification log).  Each
+ * caller uses its own namespace ("admin", "silences", ...); keys sort
+ * bytewise within it.  Every put and delete is one durable transaction, so
+ * it is meant for records that change now and then, not per sample.
+ * Threads: any thread (LMDB serialises the transactions).  Values returned
+ * by tsdb_kv_get are malloc'd and owned by the caller. */
+int tsdb_kv_put(tsdb *db, const char *ns, const void *key, size_t klen, const void *val, size_t vlen, errbuf *err);
+/* Returns 0 when deleted, 1 when there was no such record, -1 on error. */
+int tsdb_kv_delete(tsdb *db, const char *ns, const void *key, size_t klen, errbuf *err);
+/* Returns 1 with *val (malloc'd, NUL-terminated for convenience) and *vlen
+ * set, 0 when absent, -1 on error. */
+int tsdb_kv_get(tsdb *db, const char *ns, const void *key, size_t klen, void **val, size_t *vlen, errbuf *err);
+/* Calls fn for every record of ns in key order, from one consistent
+ * snapshot; stops early when fn returns nonzero.  Returns 0 or -1. */
+typedef int (*tsdb_kv_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+int tsdb_kv_each(tsdb *db, const char *ns, tsdb_kv_fn fn, void *ctx, errbuf *err);
+
 /* ------------------------------------------------------------- counters */
 
 /* Running totals since the database was opened, cheap to read from any

@@ -14,6 +14,7 @@
  *            lists every series.  Values longer than POSTING_VALUE_MAX are
  *            cut there and followed by 0x01 and their hash.
  *   chunks   sid(be64) maxt(be64, sign-flipped) -> sealed chunk
+ *   kv       ns 0x00 key -> value: tsdb_kv_* records (kv.c)
  *   head0, head1
  *            sid(be64) -> sealed encoding of the open chunk's samples.  A
  *            checkpoint writes every open chunk into the one not current and
@@ -107,7 +108,7 @@ struct tsdb {
     char *path;
     int lock_fd;
     MDB_env *env;
-    MDB_dbi dbi_meta, dbi_series, dbi_shash, dbi_postings, dbi_chunks, dbi_head[2];
+    MDB_dbi dbi_meta, dbi_series, dbi_shash, dbi_postings, dbi_chunks, dbi_head[2], dbi_kv;
     int head_cur;                     /* index of the current head snapshot db */
     int wal_fd;                       /* DATA/wal, -1 when not open            */
     uint64_t map_bytes;

@@ -539,6 +539,105 @@ static void test_select_time_range(void **state) {
     remove_dir(dir);
 }
 
+typedef struct {
+    char keys[8][32];
+    size_t n;
+} kv_seen;
+
+static int kv_collect(void *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
+    kv_seen *s = ctx;
+    (void)val;
+    (void)vlen;
+    if (s->n < 8) snprintf(s->keys[s->n++], 32, "%.*s", (int)klen, (const char *)key);
+    return 0;
+}
+
+typedef struct {
+    tsdb *db;
+    int id;
+} kv_writer;
+
+static void *kv_write_many(void *arg) {
+    kv_writer *w = arg;
+    errbuf err;
+    for (int i = 0; i < 100; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "w%d-%03d", w->id, i);
+        if (tsdb_kv_put(w->db, "load", k, strlen(k), "x", 1, &err)) return (void *)1;
+    }
+    return NULL;
+}
+
+static int kv_count(void *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
+    (void)key, (void)klen, (void)val, (void)vlen;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Records: put, overwrite, get, delete, namespaces kept apart and walked in
+ * key order, kept across a reopen, and written from two threads at once
+ * while samples are appended. */
+static void test_kv_records(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    tsdb *db = open_db(dir, NULL);
+    errbuf err;
+    assert_int_equal(tsdb_kv_put(db, "admin", "job/b", 5, "{\"b\":1}", 7, &err), 0);
+    assert_int_equal(tsdb_kv_put(db, "admin", "job/a", 5, "first", 5, &err), 0);
+    assert_int_equal(tsdb_kv_put(db, "admin", "job/a", 5, "second", 6, &err), 0);
+    assert_int_equal(tsdb_kv_put(db, "silences", "job/a", 5, "other ns", 8, &err), 0);
+    void *v;
+    size_t vlen;
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/a", 5, &v, &vlen, &err), 1);
+    assert_int_equal(vlen, 6);
+    assert_string_equal(v, "second");
+    free(v);
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/zzz", 7, &v, &vlen, &err), 0);
+    kv_seen seen = {0};
+    assert_int_equal(tsdb_kv_each(db, "admin", kv_collect, &seen, &err), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.keys[0], "job/a");
+    assert_string_equal(seen.keys[1], "job/b");
+    assert_int_equal(tsdb_kv_delete(db, "admin", "job/b", 5, &err), 0);
+    assert_int_equal(tsdb_kv_delete(db, "admin", "job/b", 5, &err), 1);
+    char longkey[600];
+    memset(longkey, 'k', sizeof longkey);
+    assert_int_equal(tsdb_kv_put(db, "admin", longkey, sizeof longkey, "v", 1, &err), -1);
+    assert_non_null(strstr(err.msg, "too long"));
+    /* Two threads write records while this one appends samples. */
+    pthread_t th[2];
+    kv_writer w[2] = {{db, 0}, {db, 1}};
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, kv_write_many, &w[i]), 0);
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_ref r = ref_of(a, "kv_side", NULL);
+    for (int i = 0; i < 200; i++) {
+        tsdb_appender_add(a, r, 1000 + i, i);
+        commit(a, NULL);
+    }
+    tsdb_appender_free(a);
+    for (int i = 0; i < 2; i++) {
+        void *rv;
+        assert_int_equal(pthread_join(th[i], &rv), 0);
+        assert_null(rv);
+    }
+    close_db(db);
+    db = open_db(dir, NULL);
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/a", 5, &v, &vlen, &err), 1);
+    assert_string_equal(v, "second");
+    free(v);
+    assert_int_equal(tsdb_kv_get(db, "silences", "job/a", 5, &v, &vlen, &err), 1);
+    assert_string_equal(v, "other ns");
+    free(v);
+    size_t n = 0;
+    assert_int_equal(tsdb_kv_each(db, "load", kv_count, &n, &err), 0);
+    assert_int_equal(n, 200);
+    int64_t t[256];
+    double vv[256];
+    assert_int_equal(read_one(db, "kv_side", t, vv, 256), 200);
+    close_db(db);
+    remove_dir(dir);
+}
+
 /* A tiny initial map must grow by itself. */
 static void test_map_growth(void **state) {
     (void)state;
@@ -761,6 +860,7 @@ int main(void) {
         cmocka_unit_test(test_label_validation),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_select_time_range),
+        cmocka_unit_test(test_kv_records),
         cmocka_unit_test(test_recovery_after_crash),
         cmocka_unit_test(test_recovery_across_checkpoints),
         cmocka_unit_test(test_wal_torn_tail),
