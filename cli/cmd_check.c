@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "web/webconfig.h"
 #include "ingest/config.h"
 
 /* Whether a glob pattern is well formed as Go's filepath.Match sees it:
@@ -159,12 +160,46 @@ static int check_config_cmd(int argc, char **argv) {
     return failed;
 }
 
+/* `check web-config FILE...`, as `promtool check web-config`: each file
+ * loaded as `server --web.config.file` would load it (certificates and
+ * keys are checked when the server starts). */
+static int check_web_config_cmd(int argc, char **argv) {
+    flag_def flags[] = {{0}};
+    command cmd = {"check web-config", "WEB-CONFIG-FILE...", "Check if the web config files are valid or not.",
+                   "Loads each file as `promlite server --web.config.file` will (docs/security.md) and reports\n"
+                   "the first problem as FILE:LINE:COL: reason.  Exits 0 when every file is valid, 1 otherwise.",
+                   flags, 1, 4096};
+    if (argc > 4096) {
+        fprintf(stderr, "promlite check web-config: too many arguments\n");
+        return 2;
+    }
+    char *pos[4100];
+    int npos;
+    int rc = flags_parse(&cmd, argc, argv, pos, &npos);
+    if (rc) return rc == 1 ? 0 : 2;
+    int failed = 0;
+    for (int i = 0; i < npos; i++) {
+        web_security *sec;
+        errbuf err;
+        if (webconfig_load(pos[i], &sec, &err)) {
+            fprintf(stderr, "%s FAILED: %s\n", pos[i], err.msg);
+            failed = 1;
+            continue;
+        }
+        printf("%s SUCCESS\n", pos[i]);
+        webconfig_free(sec);
+    }
+    return failed;
+}
+
 int cmd_check(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "config")) return check_config_cmd(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "web-config")) return check_web_config_cmd(argc - 1, argv + 1);
     FILE *out = argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) ? stdout : stderr;
     if (argc >= 1 && out == stderr) fprintf(stderr, "promlite check: unknown subcommand \"%s\"\n\n", argv[0]);
     fprintf(out, "usage: promlite check SUBCOMMAND [flags]\n\nSubcommands:\n"
-                 "  config   Check if the config files are valid or not\n"
+                 "  config       Check if the config files are valid or not\n"
+                 "  web-config   Check if the web config files are valid or not\n"
                  "\nRun 'promlite check SUBCOMMAND --help' for details.\n");
     return out == stdout ? 0 : 2;
 }

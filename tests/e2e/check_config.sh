@@ -131,4 +131,14 @@ if [ -x /usr/bin/promtool ]; then
 else
   echo "# /usr/bin/promtool not installed: interoperability checks skipped"
 fi
+# check web-config, and the same verdicts from promtool where it is installed.
+printf 'basic_auth_users:\n  grafana: $2b$04$8AkQI3b1dSDn5kfKmgnQ1OWQQD4llZlv5NtX6MQUl6h36ENkaz5mW\n' > "$WORK/web-good.yml"
+printf 'basic_auth_users:\n  grafana: not-a-hash\n' > "$WORK/web-bad.yml"
+expect_exit 0 "check web-config accepts a good file" "$PROMLITE" check web-config "$WORK/web-good.yml"
+expect_exit 1 "check web-config refuses a bad hash" "$PROMLITE" check web-config "$WORK/web-bad.yml"
+expect_grep 'web-bad.yml:2:.*not a bcrypt hash' "$WORK/err" "the refusal names file, line and reason"
+if command -v promtool >/dev/null 2>&1; then
+  expect_exit 0 "promtool check web-config accepts the same good file" promtool check web-config "$WORK/web-good.yml"
+  expect_exit 1 "promtool check web-config refuses the same bad file" promtool check web-config "$WORK/web-bad.yml"
+fi
 finish
