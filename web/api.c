@@ -230,6 +230,14 @@ static void json_unique_strings(buf *b, tsdb_str *v, size_t n) {
 }
 
 /* Series of the union of the selectors, each once. */
+static int cmp_series_ptr(const void *x, const void *y) {
+    const tsdb_series *a = *(const tsdb_series *const *)x, *b = *(const tsdb_series *const *)y;
+    return labels_compare(a->labels, a->nlabels, b->labels, b->nlabels);
+}
+
+/* Series of the union of the selectors, each once, sorted by label set
+ * (each tsdb_select answer is sorted; the union is sorted once and equal
+ * neighbours dropped, instead of comparing every pair). */
 static int select_union(tsdb_reader *r, pq_node **sel, long nsel, int64_t mint, int64_t maxt, const tsdb_series ***out,
                         size_t *count, errbuf *err) {
     size_t cap = 64, n = 0;
@@ -242,77 +250,94 @@ static int select_union(tsdb_reader *r, pq_node **sel, long nsel, int64_t mint, 
             return -1;
         }
         for (size_t k = 0; k < cnt; k++) {
-            int dup = 0;
-            for (size_t j = 0; j < n && nsel > 1 && !dup; j++) dup = all[j]->ref == ss[k].ref;
-            if (dup) continue;
             if (n == cap) all = xrealloc(all, (cap *= 2) * sizeof *all);
             all[n++] = &ss[k];
         }
+    }
+    if (nsel > 1) {
+        qsort(all, n, sizeof *all, cmp_series_ptr);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!k || all[k - 1]->ref != all[i]->ref) all[k++] = all[i];
+        n = k;
     }
     *out = all;
     *count = n;
     return 0;
 }
 
-static void handle_series(web_request *req, web_response *resp) {
-    pq_arena *a = pq_arena_new();
+/* What the match[] endpoints share: the selectors, the time range, a
+ * reader, and the union of the series they select. */
+typedef struct {
+    pq_arena *arena;
     pq_node *sel[MAX_MATCH_PARAMS];
-    long nsel = parse_matches(req, resp, a, sel, 1);
+    long nsel;
     int64_t mint, maxt;
-    tsdb_reader *r = NULL;
+    tsdb_reader *reader;
+    const tsdb_series **series;
+    size_t nseries;
+} match_req;
+
+/* Fills m from the request (match[] required or not; the range from
+ * start/end unless the caller set m->mint/maxt and passes use_params 0).
+ * With select set, also selects.  Returns 0, or -1 after answering. */
+static int match_begin(web_request *req, web_response *resp, match_req *m, int required, int use_params, int select) {
     errbuf err;
-    if (nsel < 0 || range_params(req, resp, &mint, &maxt)) goto out;
-    if (tsdb_reader_open(req->srv->opts.db, &r, &err)) {
+    m->arena = pq_arena_new();
+    m->nsel = parse_matches(req, resp, m->arena, m->sel, required);
+    if (m->nsel < 0 || (use_params && range_params(req, resp, &m->mint, &m->maxt))) return -1;
+    if (tsdb_reader_open(req->srv->opts.db, &m->reader, &err)) {
         api_error(resp, 500, "internal", err.msg);
-        goto out;
+        return -1;
     }
-    const tsdb_series **all;
-    size_t n;
-    if (select_union(r, sel, nsel, mint, maxt, &all, &n, &err)) {
+    if (select && select_union(m->reader, m->sel, m->nsel, m->mint, m->maxt, &m->series, &m->nseries, &err)) {
         api_error(resp, 422, "execution", err.msg);
-        goto out;
+        return -1;
     }
-    success_begin(resp);
-    buf_append(&resp->body, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) buf_append(&resp->body, ",", 1);
-        json_labels(&resp->body, all[i]->labels, all[i]->nlabels);
+    return 0;
+}
+
+static void match_end(match_req *m) {
+    free(m->series);
+    if (m->reader) tsdb_reader_close(m->reader);
+    pq_arena_free(m->arena);
+}
+
+static void handle_series(web_request *req, web_response *resp) {
+    match_req m = {0};
+    if (match_begin(req, resp, &m, 1, 1, 1) == 0) {
+        success_begin(resp);
+        buf_append(&resp->body, "[", 1);
+        for (size_t i = 0; i < m.nseries; i++) {
+            if (i) buf_append(&resp->body, ",", 1);
+            json_labels(&resp->body, m.series[i]->labels, m.series[i]->nlabels);
+        }
+        buf_append(&resp->body, "]", 1);
+        success_end(resp);
     }
-    buf_append(&resp->body, "]", 1);
-    success_end(resp);
-    free(all);
-out:
-    if (r) tsdb_reader_close(r);
-    pq_arena_free(a);
+    match_end(&m);
 }
 
 static void handle_labels(web_request *req, web_response *resp, const char *value_of) {
     if (value_of && !label_name_valid(value_of, strlen(value_of)))
         return bad_data(resp, "invalid label name: \"%s\"", value_of);
-    pq_arena *a = pq_arena_new();
-    pq_node *sel[MAX_MATCH_PARAMS];
-    long nsel = parse_matches(req, resp, a, sel, 0);
-    int64_t mint, maxt;
-    tsdb_reader *r = NULL;
+    match_req m = {0};
     errbuf err;
     tsdb_str *v = NULL;
-    if (nsel < 0 || range_params(req, resp, &mint, &maxt)) goto out;
-    if (tsdb_reader_open(req->srv->opts.db, &r, &err)) {
-        api_error(resp, 500, "internal", err.msg);
-        goto out;
-    }
-    if (nsel == 0 && (web_param_get(req, "start") || web_param_get(req, "end"))) {
+    size_t n = 0;
+    if (match_begin(req, resp, &m, 0, 1, 0)) goto out;
+    if (m.nsel == 0 && (web_param_get(req, "start") || web_param_get(req, "end"))) {
         /* A time range without match[]: the series with samples in it, as
          * Prometheus answers (the index alone knows no time). */
         static const char all[] = "{__name__=~\".+\"}";
-        sel[0] = pq_parse(a, all, sizeof all - 1, &err);
-        if (sel[0]) nsel = 1;
+        m.sel[0] = pq_parse(m.arena, all, sizeof all - 1, &err);
+        if (m.sel[0]) m.nsel = 1;
     }
-    size_t n = 0;
-    if (nsel == 0) {
+    if (m.nsel == 0) {
         const tsdb_str *all;
         size_t cnt;
-        int rc = value_of ? tsdb_label_values(r, value_of, &all, &cnt, &err) : tsdb_label_names(r, &all, &cnt, &err);
+        int rc = value_of ? tsdb_label_values(m.reader, value_of, &all, &cnt, &err)
+                          : tsdb_label_names(m.reader, &all, &cnt, &err);
         if (rc) {
             api_error(resp, 422, "execution", err.msg);
             goto out;
@@ -321,36 +346,27 @@ static void handle_labels(web_request *req, web_response *resp, const char *valu
         memcpy(v, all, cnt * sizeof *v);
         n = cnt;
     } else {
-        const tsdb_series **all;
-        size_t cnt;
-        if (select_union(r, sel, nsel, mint, maxt, &all, &cnt, &err)) {
+        if (select_union(m.reader, m.sel, m.nsel, m.mint, m.maxt, &m.series, &m.nseries, &err)) {
             api_error(resp, 422, "execution", err.msg);
             goto out;
         }
-        size_t cap = 64;
+        size_t cap = 64, vlen = value_of ? strlen(value_of) : 0;
         v = xmalloc(cap * sizeof *v);
-        for (size_t i = 0; i < cnt; i++) {
-            for (size_t k = 0; k < all[i]->nlabels; k++) {
-                const label *l = &all[i]->labels[k];
-                if (value_of && (l->name_len != strlen(value_of) || memcmp(l->name, value_of, l->name_len))) continue;
+        for (size_t i = 0; i < m.nseries; i++) {
+            for (size_t k = 0; k < m.series[i]->nlabels; k++) {
+                const label *l = &m.series[i]->labels[k];
+                if (value_of && (l->name_len != vlen || memcmp(l->name, value_of, vlen))) continue;
                 if (n == cap) v = xrealloc(v, (cap *= 2) * sizeof *v);
                 v[n++] = value_of ? (tsdb_str){l->value, l->value_len} : (tsdb_str){l->name, l->name_len};
             }
         }
-        free(all);
     }
     success_begin(resp);
     json_unique_strings(&resp->body, v, n);
     success_end(resp);
 out:
     free(v);
-    if (r) tsdb_reader_close(r);
-    pq_arena_free(a);
-}
-
-static int cmp_series_ptr(const void *x, const void *y) {
-    const tsdb_series *a = *(const tsdb_series *const *)x, *b = *(const tsdb_series *const *)y;
-    return labels_compare(a->labels, a->nlabels, b->labels, b->nlabels);
+    match_end(&m);
 }
 
 /* /federate: the newest sample (within the lookback) of every series the
@@ -358,49 +374,35 @@ static int cmp_series_ptr(const void *x, const void *y) {
  * timestamp, grouped by metric name under "# TYPE NAME untyped" as
  * Prometheus writes it. */
 static void handle_federate(web_request *req, web_response *resp) {
-    pq_arena *a = pq_arena_new();
-    pq_node *sel[MAX_MATCH_PARAMS];
-    long nsel = parse_matches(req, resp, a, sel, 0);
-    tsdb_reader *r = NULL;
+    match_req m = {0};
     errbuf err;
-    if (nsel < 0) goto out;
     int64_t now = now_ms(), lookback = req->srv->opts.query.lookback_ms ? req->srv->opts.query.lookback_ms : 300000;
-    if (tsdb_reader_open(req->srv->opts.db, &r, &err)) {
-        api_error(resp, 500, "internal", err.msg);
-        goto out;
-    }
-    const tsdb_series **all;
-    size_t n;
-    if (select_union(r, sel, nsel, now - lookback, now, &all, &n, &err)) {
-        api_error(resp, 422, "execution", err.msg);
-        goto out;
-    }
-    qsort(all, n, sizeof *all, cmp_series_ptr);
-    resp->status = 200;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    buf_reset(&resp->body);
-    const label *last_name = NULL;
-    for (size_t i = 0; i < n; i++) {
-        int64_t t;
-        double v;
-        int got = tsdb_read_last(r, all[i]->ref, now - lookback, now, &t, &v, &err);
-        uint64_t bits;
-        memcpy(&bits, &v, 8);
-        if (got <= 0 || bits == STALE_NAN_BITS) continue;
-        const label *name = labels_get(all[i]->labels, all[i]->nlabels, METRIC_NAME_LABEL, 8);
-        if (name && (!last_name || last_name->value_len != name->value_len ||
-                     memcmp(last_name->value, name->value, name->value_len))) {
-            buf_printf(&resp->body, "# TYPE %.*s untyped\n", (int)name->value_len, name->value);
-            last_name = name;
+    m.mint = now - lookback;
+    m.maxt = now;
+    if (match_begin(req, resp, &m, 0, 0, 1) == 0) {
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        buf_reset(&resp->body);
+        const label *last_name = NULL;
+        for (size_t i = 0; i < m.nseries; i++) {
+            int64_t t;
+            double v;
+            int got = tsdb_read_last(m.reader, m.series[i]->ref, m.mint, m.maxt, &t, &v, &err);
+            uint64_t bits;
+            memcpy(&bits, &v, 8);
+            if (got <= 0 || bits == STALE_NAN_BITS) continue;
+            const label *name = labels_get(m.series[i]->labels, m.series[i]->nlabels, METRIC_NAME_LABEL, 8);
+            if (name && (!last_name || last_name->value_len != name->value_len ||
+                         memcmp(last_name->value, name->value, name->value_len))) {
+                buf_printf(&resp->body, "# TYPE %.*s untyped\n", (int)name->value_len, name->value);
+                last_name = name;
+            }
+            char f[FLOAT_TEXT_MAX];
+            labels_format(&resp->body, m.series[i]->labels, m.series[i]->nlabels);
+            buf_printf(&resp->body, " %s %lld\n", format_float(v, f), (long long)t);
         }
-        char f[FLOAT_TEXT_MAX];
-        labels_format(&resp->body, all[i]->labels, all[i]->nlabels);
-        buf_printf(&resp->body, " %s %lld\n", format_float(v, f), (long long)t);
     }
-    free(all);
-out:
-    if (r) tsdb_reader_close(r);
-    pq_arena_free(a);
+    match_end(&m);
 }
 
 static void handle_buildinfo(web_response *resp) {

@@ -335,6 +335,17 @@ static void test_select(void **state) {
     remove_dir(dir);
 }
 
+/* In a forked child: the refs of the 20 series "walt" (s=0..19). */
+static void walt_refs(tsdb_appender *a, tsdb_ref refs[20]) {
+    errbuf err;
+    for (int s = 0; s < 20; s++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", s);
+        label l[] = {{"__name__", 8, "walt", 4}, {"s", 1, v, (uint32_t)strlen(v)}};
+        if (tsdb_appender_ref(a, l, 2, &refs[s], &err)) _exit(4);
+    }
+}
+
 /* Appends batches 0..nbatch-1 of 20 series ("walt", s=0..19; batch b at
  * t = b s, v = b + s) with the given checkpoint threshold, then _exit()s in
  * a child without closing, as SIGKILL would leave it. */
@@ -348,12 +359,7 @@ static void crash_child(const char *dir, int nbatch, uint64_t checkpoint_bytes) 
         if (tsdb_open(&o, &db, &err)) _exit(3);
         tsdb_appender *a = tsdb_appender_new(db);
         tsdb_ref refs[20];
-        for (int s = 0; s < 20; s++) {
-            char v[16];
-            snprintf(v, sizeof v, "%d", s);
-            label l[] = {{"__name__", 8, "walt", 4}, {"s", 1, v, (uint32_t)strlen(v)}};
-            if (tsdb_appender_ref(a, l, 2, &refs[s], &err)) _exit(4);
-        }
+        walt_refs(a, refs);
         for (int b = 0; b < nbatch; b++) {
             for (int s = 0; s < 20; s++) tsdb_appender_add(a, refs[s], (int64_t)b * 1000, b + s);
             if (tsdb_appender_commit(a, NULL, &err)) _exit(5);
@@ -455,12 +461,7 @@ static void test_wal_disk_full(void **state) {
         if (tsdb_open(&o, &db, &err)) _exit(3);
         tsdb_appender *a = tsdb_appender_new(db);
         tsdb_ref refs[20];
-        for (int s = 0; s < 20; s++) {
-            char v[16];
-            snprintf(v, sizeof v, "%d", s);
-            label l[] = {{"__name__", 8, "walt", 4}, {"s", 1, v, (uint32_t)strlen(v)}};
-            if (tsdb_appender_ref(a, l, 2, &refs[s], &err)) _exit(4);
-        }
+        walt_refs(a, refs);
         if (setrlimit(RLIMIT_FSIZE, &rl)) _exit(5);
         int b = 0;
         for (;; b++) {
