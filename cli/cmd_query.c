@@ -32,14 +32,14 @@ static void result_text(buf *b, const pq_result *r) {
         if (!s->nlabels) buf_append(b, "{}", 2);
         if (r->type == PQ_TYPE_VECTOR) {
             buf_printf(b, " => %s @[", format_float(s->v[0], f));
-            json_time(b, s->t[0]);
+            jw_time(b, s->t[0]);
             buf_append(b, "]\n", 2);
             continue;
         }
         buf_append(b, " =>\n", 4);
         for (size_t i = 0; i < s->n; i++) {
             buf_printf(b, "%s @[", format_float(s->v[i], f));
-            json_time(b, s->t[i]);
+            jw_time(b, s->t[i]);
             buf_append(b, "]\n", 2);
         }
     }
@@ -119,7 +119,7 @@ int cmd_query(int argc, char **argv) {
     } else {
         buf b = {0};
         if (!strcmp(format, "json")) {
-            json_query_result(&b, &r);
+            jw_query_result(&b, &r);
             buf_append(&b, "\n", 1);
         } else {
             result_text(&b, &r);

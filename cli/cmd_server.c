@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "common/timeutil.h"
+#include "ingest/registry.h"
 #include "ingest/scrape.h"
 #include "web/server.h"
 #include "web/webconfig.h"
@@ -43,12 +44,83 @@ typedef struct {
     char last_err[512];
     double last_success_s;          /* Unix time of the last good load     */
     scrape_manager *scrape;
+    registry *reg;                  /* jobs and targets managed over HTTP  */
+    size_t orphans;                 /* managed targets whose job is gone   */
 } server_state;
 
 static double unix_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reports managed targets that name a job no longer there (once per
+ * change of their number). */
+static void note_orphans(server_state *st, size_t orphans) {
+    if (orphans && orphans != st->orphans)
+        fprintf(stderr, "promlite server: %zu managed target%s name%s a job that exists nowhere; kept, not scraped\n",
+                orphans, orphans == 1 ? "" : "s", orphans == 1 ? "s" : "");
+    st->orphans = orphans;
+}
+
+/* registry hook: the running file's text plus a registry state. */
+static int build_config(void *ctx, const registry_state *s, promlite_config **out, errbuf *err) {
+    server_state *st = ctx;
+    pthread_mutex_lock(&st->mu);
+    char *yaml = st->yaml ? strdup(st->yaml) : strdup("");
+    pthread_mutex_unlock(&st->mu);
+    promlite_config *cfg;
+    int rc = config_parse(yaml, strlen(yaml), st->config_file, &cfg, err);
+    free(yaml);
+    if (rc) return -1;
+    size_t orphans;
+    if (registry_render(s, cfg, &orphans, err)) {
+        config_free(cfg);
+        return -1;
+    }
+    *out = cfg;
+    return 0;
+}
+
+/* registry hook: scraping switches to a changed registry at once. */
+static void apply_config(void *ctx, promlite_config *cfg) {
+    server_state *st = ctx;
+    errbuf err;
+    if (scrape_apply_config(st->scrape, cfg, &err))
+        fprintf(stderr, "promlite server: applying managed targets: %s\n", err.msg);
+}
+
+typedef struct {
+    server_state *st;
+    promlite_config *cfg;   /* the file just loaded; consumed */
+    int initial;            /* at start: scraping is not running yet */
+    char *yaml;             /* its text: becomes the running one; consumed */
+} reload_job;
+
+/* Adds the registry to a freshly loaded file and applies it; runs under
+ * the registry's lock (registry_with_state), so no API change interleaves. */
+static int render_and_apply(void *ctx, const registry_state *s, errbuf *err) {
+    reload_job *j = ctx;
+    size_t orphans;
+    if (registry_render(s, j->cfg, &orphans, err)) {
+        config_free(j->cfg);
+        j->cfg = NULL;
+        return -1;
+    }
+    note_orphans(j->st, orphans);
+    if (!j->initial) {
+        promlite_config *cfg = j->cfg;
+        j->cfg = NULL;
+        if (scrape_apply_config(j->st->scrape, cfg, err)) return -1;
+    }
+    /* The text becomes the running one before the registry's lock is let
+     * go, so that the next API change builds on it. */
+    pthread_mutex_lock(&j->st->mu);
+    free(j->st->yaml);
+    j->st->yaml = j->yaml;
+    j->yaml = NULL;
+    pthread_mutex_unlock(&j->st->mu);
+    return 0;
 }
 
 /* Loads the configuration file again and applies it (main thread). */
@@ -58,22 +130,19 @@ static void reload(server_state *st) {
     pthread_mutex_unlock(&st->mu);
     promlite_config *cfg;
     errbuf err;
-    char *yaml = NULL;
     int ok = config_load(st->config_file, &cfg, &err) == 0;
     if (ok) {
-        yaml = read_file(st->config_file);
-        ok = scrape_apply_config(st->scrape, cfg, &err) == 0;
+        reload_job j = {st, cfg, 0, read_file(st->config_file)};
+        ok = registry_with_state(st->reg, render_and_apply, &j, &err) == 0;
+        free(j.yaml);
     }
     pthread_mutex_lock(&st->mu);
     st->last_ok = ok;
     if (ok) {
-        free(st->yaml);
-        st->yaml = yaml;
         st->last_success_s = unix_now();
         st->last_err[0] = 0;
         fprintf(stderr, "promlite server: reloaded %s\n", st->config_file);
     } else {
-        free(yaml);
         snprintf(st->last_err, sizeof st->last_err, "%s", err.msg);
         fprintf(stderr, "promlite server: reload failed, the running configuration stays: %s\n", err.msg);
     }
@@ -121,6 +190,13 @@ static void http_metadata(void *ctx, buf *out, const char *metric, long limit) {
     scrape_metadata_json(st->scrape, out, metric, limit);
 }
 
+static unsigned http_admin(void *ctx, const char *method, const char *path, const char *body, size_t body_len,
+                           const char *job, int cascade, buf *out) {
+    server_state *st = ctx;
+    registry_request q = {method, path, body, body_len, job, cascade};
+    return registry_handle(st->reg, &q, out);
+}
+
 static void http_metrics(void *ctx, buf *out) {
     server_state *st = ctx;
     pthread_mutex_lock(&st->mu);
@@ -135,6 +211,16 @@ static void http_metrics(void *ctx, buf *out) {
                "# TYPE promlite_config_last_reload_success_timestamp_seconds gauge\n"
                "promlite_config_last_reload_success_timestamp_seconds %.3f\n",
                ok, when);
+    size_t jobs, targets;
+    registry_counts(st->reg, &jobs, &targets);
+    buf_printf(out,
+               "# HELP promlite_managed_jobs Jobs managed through /api/v1/admin/jobs.\n"
+               "# TYPE promlite_managed_jobs gauge\n"
+               "promlite_managed_jobs %zu\n"
+               "# HELP promlite_managed_targets Targets managed through /api/v1/admin/targets and /register.\n"
+               "# TYPE promlite_managed_targets gauge\n"
+               "promlite_managed_targets %zu\n",
+               jobs, targets);
     scrape_metrics(st->scrape, out);
 }
 
@@ -201,16 +287,30 @@ int cmd_server(int argc, char **argv) {
     tsdb *db = cli_open_storage_synced("server", &sf, 1000);
     if (!db) {
         config_free(cfg);
+        webconfig_free(security);
         return 1;
     }
     server_state st = {.config_file = config_file, .last_ok = 1, .last_success_s = unix_now()};
     pthread_mutex_init(&st.mu, NULL);
     pthread_cond_init(&st.done, NULL);
-    st.yaml = read_file(config_file);
+    /* The managed jobs and targets join the file's before scraping starts. */
+    registry_options ro = {.db = db, .ctx = &st, .build = build_config, .apply = apply_config};
+    reload_job first = {&st, cfg, 1, read_file(config_file)};
+    if (registry_open(&ro, &st.reg, &err) || registry_with_state(st.reg, render_and_apply, &first, &err)) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        config_free(first.cfg);
+        free(first.yaml);
+        registry_close(st.reg);
+        webconfig_free(security);
+        cli_close_storage("server", db);
+        return 1;
+    }
     scrape_options so = {.user_agent = "promlite/" PACKAGE_VERSION};
-    if (scrape_start(db, cfg, &so, &st.scrape, &err)) {
+    if (scrape_start(db, first.cfg, &so, &st.scrape, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         free(st.yaml);
+        registry_close(st.reg);
+        webconfig_free(security);
         cli_close_storage("server", db);
         return 1;
     }
@@ -237,11 +337,13 @@ int cmd_server(int argc, char **argv) {
                       .metadata_json = http_metadata,
                       .config_yaml_now = http_config_yaml,
                       .reload = http_reload,
+                      .admin = http_admin,
                       .security = security};
     web_server *web;
     if (web_start(&wo, &web, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         scrape_stop(st.scrape);
+        registry_close(st.reg);
         free(st.yaml);
         webconfig_free(security);
         cli_close_storage("server", db);
@@ -274,6 +376,7 @@ int cmd_server(int argc, char **argv) {
     web_stop(web);
     webconfig_free(security);
     scrape_stop(st.scrape);
+    registry_close(st.reg);
     free(st.yaml);
     pthread_cond_destroy(&st.done);
     pthread_mutex_destroy(&st.mu);

@@ -1138,10 +1138,27 @@ static int decode_scrape(loader *L, const config_node *n, const config_global *g
     if (sc->scrape_timeout_ms == 0)
         sc->scrape_timeout_ms = g->scrape_timeout_ms > sc->scrape_interval_ms ? sc->scrape_interval_ms : g->scrape_timeout_ms;
 
+    /* The settings' canonical form leaves the static targets out: a change
+     * of targets alone is applied by resyncing the job's targets (the others
+     * keep scraping as they were), not by rebuilding the job. */
     buf b = {0};
-    canonical_node(&b, n);
+    config_node settings = *n;
+    config_pair *pairs = xmalloc((n->n ? n->n : 1) * sizeof *pairs);
+    settings.pairs = pairs;
+    settings.n = 0;
+    for (size_t i = 0; i < n->n; i++)
+        if (!n->pairs[i].key->value || strcmp(n->pairs[i].key->value, "static_configs"))
+            pairs[settings.n++] = n->pairs[i];
+    canonical_node(&b, &settings);
+    free(pairs);
     buf_printf(&b, "|dir=%s|interval=%lld|timeout=%lld", L->dir, (long long)sc->scrape_interval_ms,
                (long long)sc->scrape_timeout_ms);
+    if (statics) {
+        buf t = {0};
+        canonical_node(&t, statics);
+        sc->targets_hash = XXH3_64bits(t.data, t.len);
+        buf_free(&t);
+    }
     sc->canonical = arena_strndup(L->ctx, (const char *)b.data, b.len);
     sc->canonical_len = b.len;
     sc->source_hash = XXH3_64bits(b.data, b.len);
@@ -1254,6 +1271,10 @@ void config_free(promlite_config *cfg) {
     if (cfg) ctx_free(cfg->ctx);
 }
 
+int config_scrape_targets_equal(const config_scrape *a, const config_scrape *b) {
+    return a->targets_hash == b->targets_hash;
+}
+
 int config_scrape_equal(const config_scrape *a, const config_scrape *b) {
     return a->source_hash == b->source_hash && a->canonical_len == b->canonical_len &&
            !memcmp(a->canonical, b->canonical, a->canonical_len);
@@ -1263,4 +1284,59 @@ const config_scrape *config_find_job(const promlite_config *cfg, const char *job
     for (size_t i = 0; i < cfg->nscrape; i++)
         if (!strcmp(cfg->scrape_configs[i].job_name, job_name)) return &cfg->scrape_configs[i];
     return NULL;
+}
+
+/* Both adders parse into the configuration's own arena; on failure what was
+ * allocated stays there unused until config_free (no pointer to it is kept),
+ * so cfg is unchanged as far as any reader can tell. */
+int config_add_scrape_configs(promlite_config *cfg, const char *text, size_t len, const char *name, errbuf *err) {
+    config_ctx *ctx = cfg->ctx;
+    loader L = {.ctx = ctx, .name = arena_strdup(ctx, name ? name : "<scrape configs>"), .dir = cfg->dir, .err = err};
+    config_node *root = NULL;
+    if (parse_yaml(&L, text, len, &root)) return -1;
+    if (!root || root->kind == CONFIG_NODE_NULL) return 0;
+    if (root->kind != CONFIG_NODE_SEQUENCE) return type_error(&L, root, "[]*config.ScrapeConfig");
+    size_t total = cfg->nscrape + root->n;
+    config_scrape *all = arena_alloc(ctx, (total ? total : 1) * sizeof *all);
+    if (cfg->nscrape) memcpy(all, cfg->scrape_configs, cfg->nscrape * sizeof *all);
+    char q[QUOTE_MAX];
+    for (size_t i = 0; i < root->n; i++) {
+        config_scrape *sc = &all[cfg->nscrape + i];
+        if (decode_scrape(&L, root->items[i], &cfg->global, sc)) return -1;
+        for (size_t j = 0; j < cfg->nscrape + i; j++)
+            if (!strcmp(all[j].job_name, sc->job_name))
+                return fail(&L, field(root->items[i], "job_name"), "found multiple scrape configs with job name %s",
+                            goquote(q, sizeof q, sc->job_name));
+    }
+    cfg->scrape_configs = all;
+    cfg->nscrape = total;
+    return 0;
+}
+
+int config_add_static_configs(promlite_config *cfg, const char *job_name, const char *text, size_t len,
+                              const char *name, errbuf *err) {
+    config_ctx *ctx = cfg->ctx;
+    loader L = {.ctx = ctx, .name = arena_strdup(ctx, name ? name : "<static configs>"), .dir = cfg->dir, .err = err};
+    config_scrape *sc = NULL;
+    for (size_t i = 0; i < cfg->nscrape; i++)
+        if (!strcmp(cfg->scrape_configs[i].job_name, job_name)) sc = &cfg->scrape_configs[i];
+    char q[QUOTE_MAX];
+    if (!sc) return errf(err, "%s: no scrape config with job name %s", L.name, goquote(q, sizeof q, job_name));
+    config_node *root = NULL;
+    if (parse_yaml(&L, text, len, &root)) return -1;
+    if (!root || root->kind == CONFIG_NODE_NULL) return 0;
+    if (root->kind != CONFIG_NODE_SEQUENCE) return type_error(&L, root, "[]*targetgroup.Group");
+    size_t total = sc->nstatic + root->n;
+    config_static *all = arena_alloc(ctx, (total ? total : 1) * sizeof *all);
+    if (sc->nstatic) memcpy(all, sc->static_configs, sc->nstatic * sizeof *all);
+    for (size_t i = 0; i < root->n; i++)
+        if (decode_static(&L, root->items[i], sc->nstatic + i, &all[sc->nstatic + i])) return -1;
+    buf t = {0};
+    buf_printf(&t, "%016llx", (unsigned long long)sc->targets_hash);
+    canonical_node(&t, root);
+    sc->targets_hash = XXH3_64bits(t.data, t.len);
+    buf_free(&t);
+    sc->static_configs = all;
+    sc->nstatic = total;
+    return 0;
 }

@@ -161,6 +161,9 @@ typedef struct config_scrape {
     uint64_t source_hash;
     const char *canonical;
     size_t canonical_len;
+    /* The same for static_configs, which the canonical form leaves out
+     * (config_scrape_targets_equal). */
+    uint64_t targets_hash;
 } config_scrape;
 
 /* global. */
@@ -207,6 +210,25 @@ void config_free(promlite_config *cfg);
  * reload uses it to restart only the jobs that changed.  External labels
  * are not part of a scrape config: compare them separately. */
 int config_scrape_equal(const config_scrape *a, const config_scrape *b);
+
+/* Whether two scrape configs list the same static targets (static_configs
+ * after canonicalisation, including what config_add_static_configs added).
+ * With config_scrape_equal true and this false, only the targets changed. */
+int config_scrape_targets_equal(const config_scrape *a, const config_scrape *b);
+
+/* Adds scrape configs from a second text to a loaded configuration: text is
+ * a YAML (or JSON) sequence of scrape_configs entries, checked as the file's
+ * own are, with cfg's global settings and folder.  A job name already in
+ * cfg is refused.  name is used in messages ("NAME:LINE:COL: ...").
+ * Returns 0, or -1 with err set and cfg unchanged. */
+int config_add_scrape_configs(promlite_config *cfg, const char *text, size_t len, const char *name, errbuf *err);
+
+/* Adds target groups to the job named job_name: text is a YAML (or JSON)
+ * sequence of static_configs entries ({"targets": [...], "labels": {...}}),
+ * checked as the file's own.  Returns 0, or -1 with err set (no such job, a
+ * bad group) and cfg unchanged. */
+int config_add_static_configs(promlite_config *cfg, const char *job_name, const char *text, size_t len,
+                              const char *name, errbuf *err);
 
 /* Finds a scrape config by job name; NULL when there is none. */
 const config_scrape *config_find_job(const promlite_config *cfg, const char *job_name);

@@ -1090,7 +1090,11 @@ static void apply_config_now(scrape_manager *m, promlite_config *cfg) {
             }
         if (prev && config_scrape_equal(prev->cfg, sc)) {
             old[k] = NULL;
+            int targets_changed = !config_scrape_targets_equal(prev->cfg, sc);
             prev->cfg = sc; /* same behaviour; the old config goes away */
+            /* Only the static targets changed: the unchanged ones keep
+             * their state and schedule, as with a file_sd change. */
+            if (targets_changed) job_sync(m, prev, NULL, 0, now);
             nj[i] = prev;
         } else if (prev) {
             old[k] = NULL;
@@ -1284,21 +1288,21 @@ static int cmp_job(const void *a, const void *b) {
 static void json_target(buf *b, const scrape_job *j, const scrape_target *t) {
     char tm[64], iv[32], to[32], num[FLOAT_TEXT_MAX];
     buf_printf(b, "{\"discoveredLabels\":");
-    json_labels(b, t->def.discovered.v, t->def.discovered.n);
+    jw_labels(b, t->def.discovered.v, t->def.discovered.n);
     buf_printf(b, ",\"labels\":");
-    json_labels(b, t->def.labels.v, t->def.labels.n);
+    jw_labels(b, t->def.labels.v, t->def.labels.n);
     buf_printf(b, ",\"scrapePool\":");
-    json_cstring(b, j->name);
+    jw_cstring(b, j->name);
     buf_printf(b, ",\"scrapeUrl\":");
-    json_cstring(b, t->def.url);
+    jw_cstring(b, t->def.url);
     buf_printf(b, ",\"globalUrl\":");
-    json_cstring(b, t->def.url);
+    jw_cstring(b, t->def.url);
     buf_printf(b, ",\"lastError\":");
-    json_cstring(b, t->last_error);
+    jw_cstring(b, t->last_error);
     if (t->last_scrape_ms) format_time(t->last_scrape_ms, tm, sizeof tm);
     else snprintf(tm, sizeof tm, "0001-01-01T00:00:00Z");
     buf_printf(b, ",\"lastScrape\":");
-    json_cstring(b, tm);
+    jw_cstring(b, tm);
     format_duration(t->def.interval_ms, iv, sizeof iv);
     format_duration(t->def.timeout_ms, to, sizeof to);
     buf_printf(b, ",\"lastScrapeDuration\":%s,\"health\":\"%s\",\"scrapeInterval\":\"%s\",\"scrapeTimeout\":\"%s\"}",
@@ -1329,7 +1333,7 @@ void scrape_targets_json(scrape_manager *m, buf *out, const char *state) {
             if (!first) buf_append(out, ",", 1);
             first = 0;
             buf_printf(out, "{\"discoveredLabels\":");
-            json_labels(out, jobs[i]->dropped.v[k].discovered.v, jobs[i]->dropped.v[k].discovered.n);
+            jw_labels(out, jobs[i]->dropped.v[k].discovered.v, jobs[i]->dropped.v[k].discovered.n);
             buf_append(out, "}", 1);
         }
     buf_printf(out, "]}");
@@ -1381,15 +1385,15 @@ void scrape_metadata_json(scrape_manager *m, buf *out, const char *metric, long 
         if (!same_name) {
             if (limit > 0 && names == limit) break;
             if (names++) buf_append(out, "],", 2);
-            json_cstring(out, all[i]->name);
+            jw_cstring(out, all[i]->name);
             buf_append(out, ":[", 2);
         } else {
             buf_append(out, ",", 1);
         }
         buf_printf(out, "{\"type\":\"%s\",\"help\":", meta_type_name(all[i]->type));
-        json_cstring(out, all[i]->help);
+        jw_cstring(out, all[i]->help);
         buf_append(out, ",\"unit\":", 8);
-        json_cstring(out, all[i]->unit);
+        jw_cstring(out, all[i]->unit);
         buf_append(out, "}", 1);
     }
     if (names) buf_append(out, "]", 1);

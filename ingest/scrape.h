@@ -16,8 +16,10 @@
  * Ownership: scrape_start() and scrape_apply_config() take ownership of the
  * configuration passed (it is freed once no target uses it any more).
  * scrape_stop() stops the thread, waits for it and frees the manager.
- * Threads: scrape_start/scrape_apply_config/scrape_stop from the main
- * thread; scrape_targets_json and scrape_metrics from any thread (HTTP
+ * Threads: scrape_start/scrape_stop from the main thread;
+ * scrape_apply_config from any thread (it hands the configuration over
+ * under the manager's lock; callers serialise their calls, since the last
+ * one wins); scrape_targets_json and scrape_metrics from any thread (HTTP
  * handlers); they take a short lock to copy target state.
  */
 #ifndef PROMLITE_SCRAPE_H

@@ -13,7 +13,7 @@
  *
  * Rights: web/server.c authenticates every request first (web/webconfig.h)
  * and sets req->admin; endpoints that change the server's state (/-/reload,
- * /-/quit, later /api/v1/admin/...) call web_require_admin(), which answers
+ * /-/quit, /api/v1/admin/...) call web_require_admin(), which answers
  * 403 to a client that authenticated with read rights only.
  */
 #include <ctype.h>
@@ -39,7 +39,7 @@ static void api_error(web_response *resp, unsigned status, const char *type, con
     resp->content_type = "application/json";
     buf_reset(&resp->body);
     buf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
-    json_cstring(&resp->body, msg);
+    jw_cstring(&resp->body, msg);
     buf_append(&resp->body, "}", 1);
 }
 
@@ -168,7 +168,7 @@ static void handle_query(web_request *req, web_response *resp, int range) {
         else eval_error(resp, err.msg);
     } else {
         success_begin(resp);
-        json_query_result(&resp->body, &r);
+        jw_query_result(&resp->body, &r);
         success_end(resp);
     }
     record_query(req->srv, mono_seconds() - t0);
@@ -224,7 +224,7 @@ static void json_unique_strings(buf *b, tsdb_str *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i && !cmp_str(&v[i - 1], &v[i])) continue;
         if (out++) buf_append(b, ",", 1);
-        json_string(b, v[i].s, v[i].len);
+        jw_string(b, v[i].s, v[i].len);
     }
     buf_append(b, "]", 1);
 }
@@ -310,7 +310,7 @@ static void handle_series(web_request *req, web_response *resp) {
         buf_append(&resp->body, "[", 1);
         for (size_t i = 0; i < m.nseries; i++) {
             if (i) buf_append(&resp->body, ",", 1);
-            json_labels(&resp->body, m.series[i]->labels, m.series[i]->nlabels);
+            jw_labels(&resp->body, m.series[i]->labels, m.series[i]->nlabels);
         }
         buf_append(&resp->body, "]", 1);
         success_end(resp);
@@ -433,9 +433,9 @@ static void handle_flags(web_request *req, web_response *resp) {
     const char *const *f = req->srv->opts.flags;
     for (size_t i = 0; f && f[i] && f[i + 1]; i += 2) {
         if (i) buf_append(&resp->body, ",", 1);
-        json_cstring(&resp->body, f[i]);
+        jw_cstring(&resp->body, f[i]);
         buf_append(&resp->body, ":", 1);
-        json_cstring(&resp->body, f[i + 1]);
+        jw_cstring(&resp->body, f[i + 1]);
     }
     buf_append(&resp->body, "}", 1);
     success_end(resp);
@@ -447,7 +447,7 @@ static void handle_config(web_request *req, web_response *resp) {
     const char *yaml = o->config_yaml_now ? o->config_yaml_now(o->ctx, &copy) : o->config_yaml;
     success_begin(resp);
     buf_append(&resp->body, "{\"yaml\":", 8);
-    json_cstring(&resp->body, yaml ? yaml : "");
+    jw_cstring(&resp->body, yaml ? yaml : "");
     buf_free(&copy);
     buf_append(&resp->body, "}", 1);
     success_end(resp);
@@ -458,7 +458,7 @@ static void json_counts(buf *b, const tsdb_count *c, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i) buf_append(b, ",", 1);
         buf_append(b, "{\"name\":", 8);
-        json_cstring(b, c[i].name);
+        jw_cstring(b, c[i].name);
         buf_printf(b, ",\"value\":%llu}", (unsigned long long)c[i].count);
     }
     buf_append(b, "]", 1);
@@ -492,7 +492,7 @@ static void handle_tsdb_status(web_request *req, web_response *resp) {
 
 static const char *const family_names[WEB_H_COUNT] = {
     "/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels", "/api/v1/label/:name/values",
-    "/api/v1/status", "/metrics", "/-/lifecycle", "other"};
+    "/api/v1/status", "/metrics", "/-/lifecycle", "/api/v1/admin", "other"};
 
 /* promlite's own metrics, in the text exposition format. */
 static void handle_metrics(web_request *req, web_response *resp) {
@@ -679,6 +679,19 @@ int api_handle(web_request *req, web_response *resp) {
             return text(resp, 500, msg), WEB_H_LIFECYCLE;
         }
         return text(resp, 200, ""), WEB_H_LIFECYCLE;
+    }
+    if (!strncmp(p, "/api/v1/admin/", 14)) {
+        const web_options *o = &req->srv->opts;
+        if (!o->admin) return api_error(resp, 404, "not_found", "unknown API endpoint"), WEB_H_ADMIN;
+        if (web_require_admin(req, resp)) return WEB_H_ADMIN;
+        const char *cascade = web_param_get(req, "cascade");
+        resp->status = 200;
+        resp->content_type = "application/json";
+        buf_reset(&resp->body);
+        resp->status = o->admin(o->ctx, req->method, p + 14, (const char *)req->body.data, req->body.len,
+                                web_param_get(req, "job"), cascade && (!strcmp(cascade, "true") || !strcmp(cascade, "1")),
+                                &resp->body);
+        return WEB_H_ADMIN;
     }
     if (!strcmp(p, "/metrics")) return handle_metrics(req, resp), WEB_H_METRICS;
     if (!strcmp(p, "/federate")) return handle_federate(req, resp), WEB_H_OTHER;

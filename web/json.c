@@ -33,7 +33,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
     return len;
 }
 
-void json_string(buf *b, const char *str, size_t n) {
+void jw_string(buf *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     buf_append(b, "\"", 1);
     size_t i = 0;
@@ -88,7 +88,7 @@ static void append_u64(buf *b, uint64_t u) {
     buf_append(b, tmp + sizeof tmp - n, (size_t)n);
 }
 
-void json_time(buf *b, int64_t ms) {
+void jw_time(buf *b, int64_t ms) {
     /* Prometheus prints float64(t)/1000 with strconv's 'f', -1: whole
      * seconds without decimals, others with up to three. */
     uint64_t a = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
@@ -103,37 +103,37 @@ void json_time(buf *b, int64_t ms) {
     buf_append(b, f, len);
 }
 
-void json_point(buf *b, int64_t ms, double v) {
+void jw_point(buf *b, int64_t ms, double v) {
     char f[FLOAT_TEXT_MAX];
     buf_append(b, "[", 1);
-    json_time(b, ms);
+    jw_time(b, ms);
     buf_append(b, ",\"", 2);
     const char *t = format_float(v, f);
     buf_append(b, t, strlen(t));
     buf_append(b, "\"]", 2);
 }
 
-void json_labels(buf *b, const label *l, size_t n) {
+void jw_labels(buf *b, const label *l, size_t n) {
     buf_append(b, "{", 1);
     for (size_t i = 0; i < n; i++) {
         if (i) buf_append(b, ",", 1);
-        json_string(b, l[i].name, l[i].name_len);
+        jw_string(b, l[i].name, l[i].name_len);
         buf_append(b, ":", 1);
-        json_string(b, l[i].value, l[i].value_len);
+        jw_string(b, l[i].value, l[i].value_len);
     }
     buf_append(b, "}", 1);
 }
 
-void json_query_result(buf *b, const pq_result *r) {
+void jw_query_result(buf *b, const pq_result *r) {
     static const char *names[] = {"scalar", "vector", "matrix", "string"};
     buf_printf(b, "{\"resultType\":\"%s\",\"result\":", names[r->type]);
     if (r->type == PQ_TYPE_SCALAR) {
-        json_point(b, r->t, r->scalar);
+        jw_point(b, r->t, r->scalar);
     } else if (r->type == PQ_TYPE_STRING) {
         buf_append(b, "[", 1);
-        json_time(b, r->t);
+        jw_time(b, r->t);
         buf_append(b, ",", 1);
-        json_string(b, r->str, strlen(r->str));
+        jw_string(b, r->str, strlen(r->str));
         buf_append(b, "]", 1);
     } else {
         buf_append(b, "[", 1);
@@ -141,15 +141,15 @@ void json_query_result(buf *b, const pq_result *r) {
             const pq_series *s = &r->series[k];
             if (k) buf_append(b, ",", 1);
             buf_append(b, "{\"metric\":", 10);
-            json_labels(b, s->labels, s->nlabels);
+            jw_labels(b, s->labels, s->nlabels);
             if (r->type == PQ_TYPE_VECTOR) {
                 buf_append(b, ",\"value\":", 9);
-                json_point(b, s->t[0], s->v[0]);
+                jw_point(b, s->t[0], s->v[0]);
             } else {
                 buf_append(b, ",\"values\":[", 11);
                 for (size_t i = 0; i < s->n; i++) {
                     if (i) buf_append(b, ",", 1);
-                    json_point(b, s->t[i], s->v[i]);
+                    jw_point(b, s->t[i], s->v[i]);
                 }
                 buf_append(b, "]", 1);
             }

@@ -7,6 +7,9 @@
  * (1700000000.5); label sets as objects; query results as
  * {"resultType": ..., "result": ...}.
  *
+ * The prefix is jw_ ("JSON writer"): json_ is jansson's namespace, which
+ * the target management API (ingest/registry.c) links too.
+ *
  * Ownership: everything appends to a caller-owned buf.
  * Threads: pure functions, any thread.
  */
@@ -22,15 +25,15 @@
 
 /* A JSON string with the escapes encoding/json uses (<, >, & as \u003c ...,
  * invalid UTF-8 as \ufffd). */
-void json_string(buf *b, const char *s, size_t n);
-static inline void json_cstring(buf *b, const char *s) { json_string(b, s, strlen(s)); }
+void jw_string(buf *b, const char *s, size_t n);
+static inline void jw_cstring(buf *b, const char *s) { jw_string(b, s, strlen(s)); }
 /* Milliseconds as Prometheus's JSON time: seconds, at most 3 decimals. */
-void json_time(buf *b, int64_t ms);
+void jw_time(buf *b, int64_t ms);
 /* [time, "value"] */
-void json_point(buf *b, int64_t ms, double v);
+void jw_point(buf *b, int64_t ms, double v);
 /* {"name":"value",...} */
-void json_labels(buf *b, const label *l, size_t n);
+void jw_labels(buf *b, const label *l, size_t n);
 /* The "data" of /api/v1/query and /api/v1/query_range. */
-void json_query_result(buf *b, const pq_result *r);
+void jw_query_result(buf *b, const pq_result *r);
 
 #endif

@@ -57,6 +57,12 @@ typedef struct web_options {
     /* Reloads the configuration and waits for the outcome: 0, or -1 with
      * err set (the running configuration stays). */
     int (*reload)(void *ctx, errbuf *err);
+    /* The target management API (ingest/registry.h): method, the path
+     * after "/api/v1/admin/", the JSON body and two query parameters;
+     * appends the JSON answer to out and returns the HTTP status.  Only
+     * called for clients with admin rights.  NULL: those paths are 404. */
+    unsigned (*admin)(void *ctx, const char *method, const char *path, const char *body, size_t body_len,
+                      const char *job, int cascade, buf *out);
 } web_options;
 
 typedef struct web_server web_server;

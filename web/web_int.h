@@ -26,9 +26,12 @@ typedef struct {
     size_t nparams;
     int too_many_params;
     /* Rights of the authenticated client (web/webconfig.h): 1 when it may
-     * use admin endpoints (/-/reload, /-/quit, later /api/v1/admin/...).
+     * use admin endpoints (/-/reload, /-/quit, /api/v1/admin/...).
      * Handlers that need them call web_require_admin(). */
     int admin;
+    /* The raw body of a request that is not a form (the JSON of
+     * /api/v1/admin/...); empty otherwise. */
+    buf body;
 } web_request;
 
 typedef struct {
@@ -41,7 +44,7 @@ typedef struct {
 
 /* The handler families counted in promlite_http_requests_total. */
 enum { WEB_H_QUERY, WEB_H_QUERY_RANGE, WEB_H_SERIES, WEB_H_LABELS, WEB_H_LABEL_VALUES, WEB_H_STATUS,
-       WEB_H_METRICS, WEB_H_LIFECYCLE, WEB_H_OTHER, WEB_H_COUNT };
+       WEB_H_METRICS, WEB_H_LIFECYCLE, WEB_H_ADMIN, WEB_H_OTHER, WEB_H_COUNT };
 
 struct web_server {
     web_options opts;

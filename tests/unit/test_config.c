@@ -450,12 +450,40 @@ static void test_scrape_equal(void **state) {
                                   "    static_configs: [{targets: ['h:1']}]\n  - job_name: y\n");
     assert_true(config_scrape_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
     assert_true(config_scrape_equal(&a->scrape_configs[1], &b->scrape_configs[1]));
-    assert_false(config_scrape_equal(&a->scrape_configs[0], &c->scrape_configs[0]));
+    assert_true(config_scrape_targets_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
+    /* Only x's targets differ in c: settings equal, targets not. */
+    assert_true(config_scrape_equal(&a->scrape_configs[0], &c->scrape_configs[0]));
+    assert_false(config_scrape_targets_equal(&a->scrape_configs[0], &c->scrape_configs[0]));
     assert_true(config_scrape_equal(&a->scrape_configs[1], &c->scrape_configs[1]));
+    assert_true(config_scrape_targets_equal(&a->scrape_configs[1], &c->scrape_configs[1]));
     /* x sets its own interval and is unchanged; y inherits the new one. */
     assert_true(config_scrape_equal(&a->scrape_configs[0], &d->scrape_configs[0]));
     assert_false(config_scrape_equal(&a->scrape_configs[1], &d->scrape_configs[1]));
     assert_false(config_scrape_equal(&a->scrape_configs[0], &a->scrape_configs[1]));
+    /* Targets added by config_add_static_configs count as targets. */
+    errbuf err;
+    const char *more = "[{\"targets\": [\"h:2\"], \"labels\": {\"k\": \"v\"}}]";
+    assert_int_equal(config_add_static_configs(b, "x", more, strlen(more), "managed", &err), 0);
+    assert_int_equal(b->scrape_configs[0].nstatic, 2);
+    assert_string_equal(b->scrape_configs[0].static_configs[1].targets[0], "h:2");
+    assert_true(config_scrape_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
+    assert_false(config_scrape_targets_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
+    assert_int_equal(config_add_static_configs(b, "nope", more, strlen(more), "managed", &err), -1);
+    assert_string_equal(err.msg, "managed: no scrape config with job name \"nope\"");
+    const char *bad = "[{\"targets\": [\"a/b\"]}]";
+    assert_int_equal(config_add_static_configs(b, "x", bad, strlen(bad), "managed", &err), -1);
+    assert_string_equal(err.msg, "managed:1:15: \"a/b\" is not a valid hostname");
+    assert_int_equal(b->scrape_configs[0].nstatic, 2); /* unchanged */
+    /* Scrape configs from a second text get the file's globals. */
+    const char *jobs = "[{\"job_name\": \"z\", \"metrics_path\": \"/m\"}]";
+    assert_int_equal(config_add_scrape_configs(d, jobs, strlen(jobs), "managed", &err), 0);
+    assert_int_equal(d->nscrape, 3);
+    assert_int_equal(config_find_job(d, "z")->scrape_interval_ms, 30000);
+    assert_string_equal(config_find_job(d, "z")->metrics_path, "/m");
+    const char *dup = "[{\"job_name\": \"x\"}]";
+    assert_int_equal(config_add_scrape_configs(d, dup, strlen(dup), "managed", &err), -1);
+    assert_string_equal(err.msg, "managed:1:15: found multiple scrape configs with job name \"x\"");
+    assert_int_equal(d->nscrape, 3);
     config_free(a);
     config_free(b);
     config_free(c);

@@ -777,6 +777,40 @@ static void test_apply_config(void **state) {
     fixture_close(&f);
 }
 
+/* A change of a job's static targets alone (what a managed target's
+ * arrival is) resyncs the job: the target that stays keeps its schedule and
+ * its series cache, the new one starts, a removed one goes stale. */
+static void test_targets_only_change(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    server_route(f.srv, "/metrics", "v 1\n", 200);
+    const char *one = GLOBAL "scrape_configs:\n- job_name: grow\n  static_configs:\n"
+                             "  - {targets: ['127.0.0.1:%d'], labels: {t: a}}\n%s";
+    char second[256];
+    snprintf(second, sizeof second, "  - {targets: ['127.0.0.1:%d'], labels: {t: b}}\n", f.srv->port);
+    fixture_start(&f, parse_config(&f, one, f.srv->port, ""));
+    WAIT_FOR(samples_of(&f, "up{job=\"grow\",t=\"a\"}") >= 3, 5000);
+    errbuf err;
+    assert_int_equal(scrape_apply_config(f.m, parse_config(&f, one, f.srv->port, second), &err), 0);
+    WAIT_FOR(samples_of(&f, "up{job=\"grow\",t=\"b\"}") >= 2, 5000);
+    size_t n = samples_of(&f, "up{job=\"grow\",t=\"a\"}");
+    WAIT_FOR(samples_of(&f, "up{job=\"grow\",t=\"a\"}") >= n + 2, 5000);
+    series_data d = query(&f, "up{job=\"grow\",t=\"a\"}");
+    for (size_t i = 1; i < d.n; i++) {
+        assert_true(d.t[i] - d.t[i - 1] >= 190 && d.t[i] - d.t[i - 1] <= 260);
+        assert_false(is_stale(d.v[i]));
+    }
+    series_data added = query(&f, "scrape_series_added{job=\"grow\",t=\"a\"}");
+    assert_true(added.v[0] == 1);
+    for (size_t i = 1; i < added.n; i++) assert_true(added.v[i] == 0);
+    /* And back: the second target goes stale at once. */
+    assert_int_equal(scrape_apply_config(f.m, parse_config(&f, one, f.srv->port, ""), &err), 0);
+    WAIT_FOR(is_stale(last_of(&f, "up{job=\"grow\",t=\"b\"}")), 5000);
+    assert_false(is_stale(last_of(&f, "up{job=\"grow\",t=\"a\"}")));
+    fixture_close(&f);
+}
+
 static void test_file_sd_parse(void **state) {
     (void)state;
     sd_group *g;
@@ -814,6 +848,7 @@ int main(void) {
         cmocka_unit_test(test_basic_auth_and_gzip),
         cmocka_unit_test(test_file_sd),
         cmocka_unit_test(test_apply_config),
+        cmocka_unit_test(test_targets_only_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
