@@ -345,9 +345,9 @@ int64_t tsdb_compact(tsdb *db, errbuf *err) {
 }
 
 static void free_head(tsdb *db) {
-    for (size_t i = 0; i < db->by_sid.cap; i++)
-        if (db->by_sid.slots && db->by_sid.slots[i]) head_series_free(db->by_sid.slots[i]);
-    smap_free(&db->by_sid);
+    head_series *s;
+    for (size_t pos = 0; (s = sidt_next(&db->by_sid, &pos));) head_series_free(s);
+    sidt_free(&db->by_sid);
     smap_free(&db->by_hash);
     free(db->dirty);
 }
@@ -387,7 +387,6 @@ int tsdb_open(const tsdb_options *opts, tsdb **out, errbuf *err) {
     pthread_mutex_init(&db->readers_mu, NULL);
     db->readers.next = db->readers.prev = &db->readers;
     smap_init(&db->by_hash, 1);
-    smap_init(&db->by_sid, 0);
     size_t cap = db->opts.chunk_max_samples + 8;
     db->scratch_t = xmalloc(cap * sizeof(int64_t));
     db->scratch_v = xmalloc(cap * sizeof(double));
@@ -458,11 +457,6 @@ int db_persist_dirty(tsdb *db, errbuf *err) {
     return 0;
 }
 
-static int cmp_sid(const void *a, const void *b) {
-    tsdb_ref x = (*(head_series *const *)a)->sid, y = (*(head_series *const *)b)->sid;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct {
     head_series **series;     /* with a non-empty open chunk, by sid       */
     size_t n, pos, txn_start;
@@ -499,11 +493,9 @@ int tsdb_checkpoint(tsdb *db, errbuf *err) {
     if (db->wal_bytes == 0) return 0;
     snapshot_ctx c = {.target = !db->head_cur};
     c.series = xmalloc((db->by_sid.count + 1) * sizeof *c.series);
-    for (size_t i = 0; i < db->by_sid.cap; i++) {
-        head_series *s = db->by_sid.slots[i];
-        if (s && head_open_samples(s)) c.series[c.n++] = s;
-    }
-    qsort(c.series, c.n, sizeof *c.series, cmp_sid);
+    head_series *s;
+    for (size_t pos = 0; (s = sidt_next(&db->by_sid, &pos));) /* in id order */
+        if (head_open_samples(s)) c.series[c.n++] = s;
     int rc = 0;
     do {
         if (db_write(db, snapshot_txn, &c, err)) {

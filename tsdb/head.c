@@ -108,9 +108,61 @@ head_series *smap_next(const series_map *m, uint64_t k, size_t *pos) {
     return NULL;
 }
 
-head_series *smap_get_sid(const series_map *m, tsdb_ref sid) {
-    size_t pos = SIZE_MAX;
-    return smap_next(m, sid, &pos);
+/* ------------------------------------------------------------ by id */
+
+void sidt_free(sid_table *t) {
+    for (size_t p = 0; p < t->npages; p++) free(t->pages[p]);
+    free(t->pages);
+    free(t->live);
+    memset(t, 0, sizeof *t);
+}
+
+void sidt_put(sid_table *t, head_series *s) {
+    size_t p = (size_t)(s->sid / SIDT_PAGE);
+    if (p >= t->npages) {
+        size_t n = t->npages ? t->npages : 16;
+        while (n <= p) n *= 2;
+        t->pages = xrealloc(t->pages, n * sizeof *t->pages);
+        t->live = xrealloc(t->live, n * sizeof *t->live);
+        memset(t->pages + t->npages, 0, (n - t->npages) * sizeof *t->pages);
+        memset(t->live + t->npages, 0, (n - t->npages) * sizeof *t->live);
+        t->npages = n;
+    }
+    if (!t->pages[p]) t->pages[p] = xcalloc(SIDT_PAGE, sizeof **t->pages);
+    head_series **slot = &t->pages[p][s->sid % SIDT_PAGE];
+    if (!*slot) {
+        t->live[p]++;
+        t->count++;
+    }
+    *slot = s;
+}
+
+void sidt_del(sid_table *t, head_series *s) {
+    size_t p = (size_t)(s->sid / SIDT_PAGE);
+    if (p >= t->npages || !t->pages[p] || t->pages[p][s->sid % SIDT_PAGE] != s) return;
+    t->pages[p][s->sid % SIDT_PAGE] = NULL;
+    t->count--;
+    if (--t->live[p] == 0) {
+        free(t->pages[p]);
+        t->pages[p] = NULL;
+    }
+}
+
+head_series *sidt_next(const sid_table *t, size_t *pos) {
+    for (size_t i = *pos; i / SIDT_PAGE < t->npages;) {
+        head_series **page = t->pages[i / SIDT_PAGE];
+        if (!page) {
+            i = (i / SIDT_PAGE + 1) * SIDT_PAGE;
+            continue;
+        }
+        if (page[i % SIDT_PAGE]) {
+            *pos = i + 1;
+            return page[i % SIDT_PAGE];
+        }
+        i++;
+    }
+    *pos = t->npages * SIDT_PAGE;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ series */
@@ -121,7 +173,7 @@ head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash) {
     s->hash = hash;
     s->last_t = INT64_MIN;
     open_chunk_init(&s->chunk);
-    smap_put(&db->by_sid, s);
+    sidt_put(&db->by_sid, s);
     smap_put(&db->by_hash, s);
     return s;
 }
@@ -246,7 +298,7 @@ static int last_persisted_sample(tsdb *db, MDB_txn *txn, tsdb_ref sid, int64_t *
 }
 
 head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid) {
-    head_series *s = smap_get_sid(&db->by_sid, sid);
+    head_series *s = sidt_get(&db->by_sid, sid);
     if (s) return s;
     MDB_val val;
     if (index_get_labels(db, txn, sid, &val)) return NULL;
@@ -260,9 +312,9 @@ head_series *head_get(tsdb *db, MDB_txn *txn, tsdb_ref sid) {
 
 void head_release_persisted(tsdb *db) {
     uint64_t min_gen = db_min_reader_gen(db);
-    for (size_t i = 0; i < db->by_sid.cap; i++) {
-        head_series *s = db->by_sid.slots[i];
-        if (!s || !s->sealed) continue;
+    head_series *s;
+    for (size_t pos = 0; (s = sidt_next(&db->by_sid, &pos));) {
+        if (!s->sealed) continue;
         while (s->sealed && s->sealed->persisted_gen && s->sealed->persisted_gen <= min_gen) {
             sealed_chunk *c = s->sealed;
             s->sealed = c->next;

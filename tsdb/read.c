@@ -300,7 +300,7 @@ static void copy_head(tsdb_reader *r, const tsdb_ref *sids, size_t n) {
     pthread_rwlock_rdlock(&db->head_lock);
     for (size_t i = 0; i < n; i++) {
         if (find_copy(r, sids[i])) continue;
-        head_series *s = smap_get_sid(&db->by_sid, sids[i]);
+        head_series *s = sidt_get(&db->by_sid, sids[i]);
         head_copy *c = &add[nadd++];
         memset(c, 0, sizeof *c);
         c->sid = sids[i];

@@ -87,7 +87,7 @@ static int gc_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
     if (rc) return rc;
     for (size_t i = 0; i < c->nemptied && !rc; i++) {
         tsdb_ref sid = c->emptied[i];
-        head_series *s = smap_get_sid(&db->by_sid, sid);
+        head_series *s = sidt_get(&db->by_sid, sid);
         if (s && head_open_samples(s)) continue;
         /* An open chunk dropped from memory must not come back from its
          * snapshot at the next start. */
@@ -113,7 +113,7 @@ static int gc_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
 static void forget_head_series(tsdb *db, retention_ctx *c) {
     pthread_rwlock_wrlock(&db->head_lock);
     for (size_t i = 0; i < c->nemptied; i++) {
-        head_series *s = smap_get_sid(&db->by_sid, c->emptied[i]);
+        head_series *s = sidt_get(&db->by_sid, c->emptied[i]);
         if (!s || head_open_samples(s) || s->sealed || s->pending_labels) continue;
         if (s->flags & HS_DIRTY) {
             /* Only a stale snapshot flag can be left: the snapshot is gone with
@@ -121,7 +121,7 @@ static void forget_head_series(tsdb *db, retention_ctx *c) {
             for (size_t k = 0; k < db->ndirty; k++)
                 if (db->dirty[k] == s) db->dirty[k] = db->dirty[--db->ndirty];
         }
-        smap_del(&db->by_sid, s);
+        sidt_del(&db->by_sid, s);
         smap_del(&db->by_hash, s);
         head_series_free(s);
     }
@@ -132,9 +132,9 @@ static void forget_head_series(tsdb *db, retention_ctx *c) {
  * series that stopped long ago goes entirely. */
 static void drop_old_open_chunks(tsdb *db, retention_ctx *c) {
     pthread_rwlock_wrlock(&db->head_lock);
-    for (size_t i = 0; i < db->by_sid.cap; i++) {
-        head_series *s = db->by_sid.slots[i];
-        if (!s || !head_open_samples(s) || s->last_t >= c->cutoff || s->sealed) continue;
+    head_series *s;
+    for (size_t pos = 0; (s = sidt_next(&db->by_sid, &pos));) {
+        if (!head_open_samples(s) || s->last_t >= c->cutoff || s->sealed) continue;
         head_open_drop(s);
         if (c->nemptied == c->emptied_cap) {
             c->emptied_cap = c->emptied_cap ? c->emptied_cap * 2 : 256;

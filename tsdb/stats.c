@@ -79,9 +79,8 @@ int tsdb_stats_collect(tsdb_reader *r, tsdb_stats *st, errbuf *err) {
 
     /* The head: unpersisted sealed chunks and open chunks. */
     pthread_rwlock_rdlock(&db->head_lock);
-    for (size_t i = 0; i < db->by_sid.cap; i++) {
-        head_series *s = db->by_sid.slots[i];
-        if (!s) continue;
+    head_series *s;
+    for (size_t pos = 0; (s = sidt_next(&db->by_sid, &pos));) {
         int active = 0;
         for (sealed_chunk *c = s->sealed; c; c = c->next) {
             if (c->persisted_gen) continue;

@@ -97,7 +97,32 @@ void smap_put(series_map *m, head_series *s);
 void smap_del(series_map *m, head_series *s);
 /* Iterates the series with key k: start with *pos = SIZE_MAX. */
 head_series *smap_next(const series_map *m, uint64_t k, size_t *pos);
-head_series *smap_get_sid(const series_map *m, tsdb_ref sid);
+
+/* The series by id.  Ids are handed out in sequence (next_sid), so a table
+ * of pages of SIDT_PAGE pointers, indexed by id, finds a series with one
+ * dependent load and no hashing; a scrape's series have neighbouring ids
+ * (they were created together), so its lookups share cache lines.  A page
+ * is freed when its last series goes, so ids freed by retention cost
+ * nothing once their whole page is gone.  Compared with the hash map it
+ * replaced: 8 bytes a series instead of 16 to 23, and no pointer chase into
+ * every probed series to compare its key (the commit path's main cache
+ * miss). */
+#define SIDT_PAGE 512
+typedef struct sid_table {
+    head_series ***pages;             /* pages[sid / SIDT_PAGE], NULL if empty */
+    uint32_t *live;                   /* series in each page                   */
+    size_t npages, count;
+} sid_table;
+
+void sidt_free(sid_table *t);
+void sidt_put(sid_table *t, head_series *s);
+void sidt_del(sid_table *t, head_series *s);
+static inline head_series *sidt_get(const sid_table *t, tsdb_ref sid) {
+    size_t p = (size_t)(sid / SIDT_PAGE);
+    return p < t->npages && t->pages[p] ? t->pages[p][sid % SIDT_PAGE] : NULL;
+}
+/* Iterates in id order: start with *pos = 0; NULL at the end. */
+head_series *sidt_next(const sid_table *t, size_t *pos);
 
 typedef struct reader_gen {
     struct reader_gen *next, *prev;
@@ -120,7 +145,8 @@ struct tsdb {
     reader_gen readers;               /* sentinel of a circular list           */
 
     /* Head state: changed only by the writer thread, under head_lock. */
-    series_map by_hash, by_sid;
+    series_map by_hash;
+    sid_table by_sid;
     head_series **dirty;              /* series with HS_DIRTY                   */
     size_t ndirty, dirty_cap;
     tsdb_ref next_sid;
