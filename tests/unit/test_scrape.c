@@ -47,7 +47,8 @@ typedef struct {
     int status;
     int delay_ms;
     int require_auth;        /* expects user:pass */
-    int gzip;                /* compress when the client accepts gzip */
+    int gzip;                /* compress when the client accepts gzip: 1; 2: two gzip
+                                members; 3: a damaged stream */
     int hits, gzipped;
     char last_request[4096];
 } route;
@@ -153,7 +154,14 @@ static void *serve_conn(void *arg) {
     char gz[16384];
     int use_gzip = copy.gzip && strstr(req, "Accept-Encoding: gzip") != NULL;
     if (use_gzip) {
-        blen = gzip_bytes(copy.body, blen, gz, sizeof gz);
+        if (copy.gzip == 2) { /* what `gzip -c a b` makes */
+            size_t half = blen / 2;
+            size_t first = gzip_bytes(copy.body, half, gz, sizeof gz);
+            blen = first + gzip_bytes(copy.body + half, blen - half, gz + first, sizeof gz - first);
+        } else {
+            blen = gzip_bytes(copy.body, blen, gz, sizeof gz);
+        }
+        if (copy.gzip == 3) memset(gz + 12, 0xff, blen > 40 ? 16 : 0); /* damage the deflate stream */
         body = gz;
         pthread_mutex_lock(&s->lock);
         r->gzipped++;
@@ -695,6 +703,54 @@ static void test_basic_auth_and_gzip(void **state) {
     fixture_close(&f);
 }
 
+/* gzip bodies: several members, a damaged stream, and body_size_limit on
+ * the inflated size of a body whose compressed size is far under it. */
+static void test_gzip_edge_cases(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    char body[8192] = "";
+    for (int i = 0; i < 100; i++) snprintf(body + strlen(body), sizeof body - strlen(body), "member_%02d %d\n", i, i);
+    server_route(f.srv, "/two", body, 200);
+    server_set(f.srv, "/two", 0, 0, 2, NULL);
+    server_route(f.srv, "/bad", body, 200);
+    server_set(f.srv, "/bad", 0, 0, 3, NULL);
+    char big[8192] = "";
+    for (int i = 0; i < 300; i++) snprintf(big + strlen(big), sizeof big - strlen(big), "same_metric_name 1\n");
+    server_route(f.srv, "/big", big, 200);
+    server_set(f.srv, "/big", 0, 0, 1, NULL);
+    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n"
+                                          "- job_name: two\n  metrics_path: /two\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
+                                          "- job_name: bad\n  metrics_path: /bad\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
+                                          "- job_name: big\n  metrics_path: /big\n  body_size_limit: 2KB\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n",
+                                   f.srv->port, f.srv->port, f.srv->port));
+    WAIT_FOR(samples_of(&f, "up{job=\"two\"}") >= 1 && samples_of(&f, "up{job=\"bad\"}") >= 1 &&
+                 samples_of(&f, "up{job=\"big\"}") >= 1,
+             5000);
+    assert_true(server_get(f.srv, "/two").gzipped >= 1);
+    assert_true(last_of(&f, "up{job=\"two\"}") == 1);
+    assert_true(last_of(&f, "member_00") == 0);
+    assert_true(last_of(&f, "member_99") == 99);
+    assert_true(last_of(&f, "scrape_samples_scraped{job=\"two\"}") == 100);
+    assert_true(last_of(&f, "up{job=\"bad\"}") == 0);
+    assert_true(json_has(&f, "\"lastError\":\"gzip: invalid or truncated compressed data\""));
+    assert_true(last_of(&f, "up{job=\"big\"}") == 0);
+    assert_true(json_has(&f, "\"lastError\":\"body size limit exceeded\""));
+    char *m = NULL;
+    buf b = {0};
+    scrape_metrics(f.m, &b);
+    buf_append(&b, "", 1);
+    m = (char *)b.data;
+    const char *line = strstr(m, "\npromlite_target_scrapes_exceeded_body_size_limit_total ");
+    assert_non_null(line);
+    assert_true(atoi(line + strlen("\npromlite_target_scrapes_exceeded_body_size_limit_total ")) >= 1);
+    buf_free(&b);
+    fixture_close(&f);
+}
+
 static void write_file(const char *path, const char *text) {
     char tmp[256];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -846,6 +902,7 @@ int main(void) {
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_basic_auth_and_gzip),
+        cmocka_unit_test(test_gzip_edge_cases),
         cmocka_unit_test(test_file_sd),
         cmocka_unit_test(test_apply_config),
         cmocka_unit_test(test_targets_only_change),
