@@ -301,8 +301,13 @@ static int eval_vector_selector(ev_ctx *c, pq_node *n, ev_value *out) {
     return 0;
 }
 
-/* Range selector: the samples of every window, stale markers left out. */
-static int eval_matrix_selector(ev_ctx *c, pq_node *n, ev_value *out) {
+/* Range selector: the samples of every window, stale markers left out.
+ * newest > 0: the caller's window function reads only the newest samples
+ * of a window (irate, idelta: 2), so a query of one step asks the storage
+ * for just those, which the head answers without decoding the open chunk
+ * (the cost of an instant irate was almost all that decoding).  The
+ * samples not loaded are not counted against max_samples. */
+static int eval_matrix_selector(ev_ctx *c, pq_node *n, int newest, ev_value *out) {
     ev_window w = {n->u.sel.range_ms, n->u.sel.offset_ms, n->u.sel.has_at, 0};
     if (n->u.sel.has_at)
         w.at_ms = n->u.sel.at_kind == 1 ? c->query_start : n->u.sel.at_kind == 2 ? c->query_end : n->u.sel.at_ms;
@@ -317,24 +322,35 @@ static int eval_matrix_selector(ev_ctx *c, pq_node *n, ev_value *out) {
     for (size_t k = 0; k < count; k++) {
         tsdb_samples smp;
         errbuf e;
-        if (tsdb_read(c->reader, ss[k].ref, mint, maxt, &smp, &e)) return errf(c->err, "%s", e.msg);
         ev_mseries *m = &out->ms[out->nms];
-        size_t stale = 0;
-        for (size_t j = 0; j < smp.n; j++) stale += is_stale(smp.v[j]);
-        if (!stale) {
-            /* The reader's arrays live as long as the query: no copy. */
-            m->t = (int64_t *)smp.t;
-            m->v = (double *)smp.v;
-            m->n = smp.n;
+        if (newest > 0 && c->nsteps == 1) {
+            int64_t *tt = pq_alloc(c->arena, (size_t)newest * sizeof *tt);
+            double *vv = pq_alloc(c->arena, (size_t)newest * sizeof *vv);
+            int got = tsdb_read_newest(c->reader, ss[k].ref, mint, maxt, newest, tt, vv, &e);
+            if (got < 0) return errf(c->err, "%s", e.msg);
+            m->t = tt;
+            m->v = vv;
+            m->n = (size_t)got;
+        } else if (tsdb_read(c->reader, ss[k].ref, mint, maxt, &smp, &e)) {
+            return errf(c->err, "%s", e.msg);
         } else {
-            m->t = pq_alloc(c->arena, (smp.n ? smp.n : 1) * sizeof *m->t);
-            m->v = pq_alloc(c->arena, (smp.n ? smp.n : 1) * sizeof *m->v);
-            m->n = 0;
-            for (size_t j = 0; j < smp.n; j++) {
-                if (is_stale(smp.v[j])) continue;
-                m->t[m->n] = smp.t[j];
-                m->v[m->n] = smp.v[j];
-                m->n++;
+            size_t stale = 0;
+            for (size_t j = 0; j < smp.n; j++) stale += is_stale(smp.v[j]);
+            if (!stale) {
+                /* The reader's arrays live as long as the query: no copy. */
+                m->t = (int64_t *)smp.t;
+                m->v = (double *)smp.v;
+                m->n = smp.n;
+            } else {
+                m->t = pq_alloc(c->arena, (smp.n ? smp.n : 1) * sizeof *m->t);
+                m->v = pq_alloc(c->arena, (smp.n ? smp.n : 1) * sizeof *m->v);
+                m->n = 0;
+                for (size_t j = 0; j < smp.n; j++) {
+                    if (is_stale(smp.v[j])) continue;
+                    m->t[m->n] = smp.t[j];
+                    m->v[m->n] = smp.v[j];
+                    m->n++;
+                }
             }
         }
         if (!m->n) continue;
@@ -412,9 +428,9 @@ static int eval_subquery(ev_ctx *c, pq_node *n, ev_value *out) {
     return 0;
 }
 
-int ev_eval_matrix(ev_ctx *c, pq_node *n, ev_value *out) {
+int ev_eval_matrix(ev_ctx *c, pq_node *n, int newest, ev_value *out) {
     while (n->kind == PQ_PAREN) n = n->u.paren.expr;
-    if (n->kind == PQ_SELECTOR && n->u.sel.range_ms > 0) return eval_matrix_selector(c, n, out);
+    if (n->kind == PQ_SELECTOR && n->u.sel.range_ms > 0) return eval_matrix_selector(c, n, newest, out);
     if (n->kind == PQ_SUBQUERY) return eval_subquery(c, n, out);
     return errf(c->err, "expected a range vector");
 }
@@ -1140,7 +1156,7 @@ int ev_eval(ev_ctx *c, pq_node *n, ev_value *out) {
     case PQ_PAREN: return ev_eval(c, n->u.paren.expr, out);
     case PQ_UNARY: return eval_unary(c, n, out);
     case PQ_SELECTOR:
-        if (n->u.sel.range_ms > 0) return eval_matrix_selector(c, n, out);
+        if (n->u.sel.range_ms > 0) return eval_matrix_selector(c, n, 0, out);
         return eval_vector_selector(c, n, out);
     case PQ_SUBQUERY: return eval_subquery(c, n, out);
     case PQ_CALL: return ev_call(c, n, out);

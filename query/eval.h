@@ -67,7 +67,9 @@ typedef struct {
  * ctx->err set. */
 int ev_eval(ev_ctx *c, pq_node *n, ev_value *out);
 /* Evaluates a range-vector node (selector with range, subquery). */
-int ev_eval_matrix(ev_ctx *c, pq_node *n, ev_value *out);
+/* newest > 0: the caller reads only the newest samples of each window
+ * (see eval_matrix_selector); 0: all of them. */
+int ev_eval_matrix(ev_ctx *c, pq_node *n, int newest, ev_value *out);
 
 /* Step i's time. */
 static inline int64_t ev_step_time(const ev_ctx *c, size_t i) { return c->start + (int64_t)i * c->step; }

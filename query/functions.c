@@ -336,7 +336,8 @@ static int fn_stddev_over_time(win_ctx *w, const int64_t *t, const double *v, si
 static int eval_range_fn(ev_ctx *c, pq_node *n, pq_node *marg, window_fn fn, int keep_name, win_ctx *w,
                          double *scalar_args, double *scalar_args2, ev_value *out) {
     ev_value m;
-    if (ev_eval_matrix(c, marg, &m)) return -1;
+    int newest = fn == fn_irate || fn == fn_idelta ? 2 : 0;
+    if (ev_eval_matrix(c, marg, newest, &m)) return -1;
     out->type = PQ_TYPE_VECTOR;
     out->vs = ev_new_vseries(c, m.nms);
     out->nvs = 0;
@@ -532,7 +533,7 @@ static label *absent_labels(ev_ctx *c, pq_node *arg, size_t *nout) {
 static int eval_absent(ev_ctx *c, pq_node *n, int over_time, ev_value *out) {
     pq_node *arg = n->u.call.args[0];
     ev_value v;
-    if (over_time ? ev_eval_matrix(c, arg, &v) : ev_eval(c, arg, &v)) return -1;
+    if (over_time ? ev_eval_matrix(c, arg, 0, &v) : ev_eval(c, arg, &v)) return -1;
     out->type = PQ_TYPE_VECTOR;
     out->vs = ev_new_vseries(c, 1);
     ev_vseries *o = &out->vs[0];

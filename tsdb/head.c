@@ -172,6 +172,7 @@ head_series *head_series_new(tsdb *db, tsdb_ref sid, uint64_t hash) {
     s->sid = sid;
     s->hash = hash;
     s->last_t = INT64_MIN;
+    s->prev_t = INT64_MIN;
     open_chunk_init(&s->chunk);
     sidt_put(&db->by_sid, s);
     smap_put(&db->by_hash, s);
@@ -258,6 +259,8 @@ int head_append(tsdb *db, head_series *s, int64_t t, double v) {
         fprintf(stderr, "promlite: fatal: out of memory appending to the head\n");
         abort();
     }
+    s->prev_t = s->last_t;
+    s->prev_v = s->last_v;
     s->last_t = t;
     s->last_v = bits;
     if (t > db->max_time) db->max_time = t;

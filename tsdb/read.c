@@ -43,6 +43,9 @@ typedef struct head_copy {
     int has_last;           /* the head knew the series' newest sample     */
     int64_t last_t;
     double last_v;
+    int has_prev;           /* ... and the one before it                   */
+    int64_t prev_t;
+    double prev_v;
 } head_copy;
 
 struct tsdb_reader {
@@ -321,6 +324,11 @@ static void copy_head(tsdb_reader *r, const tsdb_ref *sids, size_t n) {
             c->has_last = 1;
             c->last_t = s->last_t;
             memcpy(&c->last_v, &s->last_v, 8);
+            if (s->prev_t != INT64_MIN) {
+                c->has_prev = 1;
+                c->prev_t = s->prev_t;
+                memcpy(&c->prev_v, &s->prev_v, 8);
+            }
         }
         if (s->chunk.count) {
             c->open = arena_dup(r, s->chunk.buf, open_chunk_bytes(&s->chunk));
@@ -526,6 +534,51 @@ int tsdb_read_last(tsdb_reader *r, tsdb_ref sid, int64_t mint, int64_t maxt, int
     *t = smp.t[smp.n - 1];
     *v = smp.v[smp.n - 1];
     return 1;
+}
+
+static int is_stale_value(double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    return bits == STALE_NAN_BITS;
+}
+
+int tsdb_read_newest(tsdb_reader *r, tsdb_ref sid, int64_t mint, int64_t maxt, int n, int64_t *t, double *v,
+                     errbuf *err) {
+    if (n < 1 || n > 2) return errf(err, "tsdb_read_newest: n must be 1 or 2");
+    const head_copy *c = find_copy(r, sid);
+    if (!c) {
+        copy_head(r, &sid, 1);
+        c = find_copy(r, sid);
+    }
+    /* From the head when nothing newer than its newest sample is asked for
+     * and the samples it knows are not staleness markers (those are
+     * skipped, which may reach further back). */
+    if (c && c->has_last && c->last_t <= maxt && !is_stale_value(c->last_v)) {
+        if (c->last_t < mint) return 0;
+        if (n == 1 || (c->has_prev && c->prev_t < mint)) {
+            t[0] = c->last_t;
+            v[0] = c->last_v;
+            return 1;
+        }
+        if (c->has_prev && !is_stale_value(c->prev_v)) {
+            t[0] = c->prev_t, v[0] = c->prev_v;
+            t[1] = c->last_t, v[1] = c->last_v;
+            return 2;
+        }
+    }
+    tsdb_samples smp;
+    if (tsdb_read(r, sid, mint, maxt, &smp, err)) return -1;
+    int got = 0;
+    int64_t bt[2];
+    double bv[2];
+    for (size_t i = smp.n; i-- > 0 && got < n;) {
+        if (is_stale_value(smp.v[i])) continue;
+        bt[got] = smp.t[i];
+        bv[got] = smp.v[i];
+        got++;
+    }
+    for (int i = 0; i < got; i++) t[i] = bt[got - 1 - i], v[i] = bv[got - 1 - i];
+    return got;
 }
 
 /* ------------------------------------------------------------ label names/values */

@@ -162,6 +162,13 @@ int tsdb_read(tsdb_reader *r, tsdb_ref ref, int64_t mint, int64_t maxt, tsdb_sam
  * head without decoding a chunk, which is what instant queries need. */
 int tsdb_read_last(tsdb_reader *r, tsdb_ref ref, int64_t mint, int64_t maxt, int64_t *t, double *v, errbuf *err);
 
+/* The newest n (1 or 2) samples of a series in [mint, maxt] that are not
+ * staleness markers, oldest first in t[] and v[]: returns how many (0..n),
+ * or -1 with err set.  The head keeps a series' two newest samples, so an
+ * instant irate or idelta costs no chunk decoding. */
+int tsdb_read_newest(tsdb_reader *r, tsdb_ref ref, int64_t mint, int64_t maxt, int n, int64_t *t, double *v,
+                     errbuf *err);
+
 /* All label names, sorted; and all values of one name, sorted.  Arrays and
  * strings are owned by the reader. */
 typedef struct { const char *s; size_t len; } tsdb_str;

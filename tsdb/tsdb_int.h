@@ -73,6 +73,11 @@ typedef struct head_series {
     uint64_t hash;
     int64_t last_t;                   /* newest timestamp stored anywhere      */
     uint64_t last_v;                  /* its value's bits                      */
+    /* The sample before it, INT64_MIN when unknown (a series loaded from
+     * disk): with the newest, what irate and idelta need of an instant
+     * query without decoding the open chunk (tsdb_read_newest). */
+    int64_t prev_t;
+    uint64_t prev_v;
     open_chunk chunk;
     sealed_chunk *sealed;             /* oldest first                          */
     uint8_t *pending_labels;          /* encoded labels until persisted        */

@@ -809,6 +809,83 @@ static void test_concurrent_readers(void **state) {
 }
 
 /* Compaction packs the file and keeps every sample. */
+/* tsdb_read_newest against the answer of a full read: the newest one or two
+ * samples that are not staleness markers, in ranges that cut at, before and
+ * after them, with markers at the end, right after a write, across a
+ * reopen (where the head does not know the sample before the newest) and
+ * for a series with a single sample. */
+static void check_newest_against_read(tsdb *db, tsdb_ref ref, int64_t mint, int64_t maxt) {
+    tsdb_reader *r;
+    errbuf err;
+    assert_int_equal(tsdb_reader_open(db, &r, &err), 0);
+    tsdb_samples smp;
+    assert_int_equal(tsdb_read(r, ref, mint, maxt, &smp, &err), 0);
+    int64_t wt[2];
+    double wv[2];
+    int want = 0;
+    for (size_t i = smp.n; i-- > 0 && want < 2;) {
+        if (double_bits(smp.v[i]) == 0x7ff0000000000002ULL) continue;
+        wt[want] = smp.t[i], wv[want] = smp.v[i];
+        want++;
+    }
+    for (int n = 1; n <= 2; n++) {
+        int64_t t[2];
+        double v[2];
+        tsdb_reader *r2;
+        assert_int_equal(tsdb_reader_open(db, &r2, &err), 0); /* a fresh head copy */
+        int got = tsdb_read_newest(r2, ref, mint, maxt, n, t, v, &err);
+        int expect = want < n ? want : n;
+        if (got != expect) fail_msg("range [%lld, %lld] n=%d: got %d samples, want %d", (long long)mint, (long long)maxt, n, got, expect);
+        for (int i = 0; i < got; i++) {
+            assert_int_equal(t[i], wt[got - 1 - i]);
+            assert_int_equal(double_bits(v[i]), double_bits(wv[got - 1 - i]));
+        }
+        tsdb_reader_close(r2);
+    }
+    tsdb_reader_close(r);
+}
+
+static void check_newest_ranges(tsdb *db, tsdb_ref ref, int64_t last) {
+    int64_t cuts[] = {last - 45000, last - 30000, last - 29999, last - 15000, last - 14999, last, last + 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++)
+        for (size_t j = 0; j < sizeof cuts / sizeof *cuts; j++)
+            if (cuts[i] <= cuts[j]) check_newest_against_read(db, ref, cuts[i], cuts[j]);
+    check_newest_against_read(db, ref, INT64_MIN, INT64_MAX);
+}
+
+static void test_read_newest(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    tsdb *db = open_db(dir, NULL);
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_ref r = ref_of(a, "newest", "job", "x", NULL);
+    tsdb_ref one = ref_of(a, "single", "job", "x", NULL);
+    int64_t t = 1000;
+    for (int i = 0; i < 300; i++, t += 15000) tsdb_appender_add(a, r, t, (double)i);
+    tsdb_appender_add(a, one, 1000, 7);
+    commit(a, NULL);
+    int64_t last = t - 15000;
+    check_newest_ranges(db, r, last);
+    check_newest_ranges(db, one, 1000);
+    /* A staleness marker at the end: the samples before it count. */
+    tsdb_appender_add(a, r, t, bits_to_double(0x7ff0000000000002ULL));
+    commit(a, NULL);
+    check_newest_ranges(db, r, t);
+    /* A marker between two samples. */
+    tsdb_appender_add(a, r, t + 15000, 1e9);
+    commit(a, NULL);
+    check_newest_ranges(db, r, t + 15000);
+    tsdb_appender_free(a);
+    close_db(db);
+    /* Reopened: the head knows the newest sample again, and the rest comes
+     * from the chunks. */
+    db = open_db(dir, NULL);
+    check_newest_ranges(db, r, t + 15000);
+    check_newest_ranges(db, one, 1000);
+    close_db(db);
+    remove_dir(dir);
+}
+
 static void test_compact(void **state) {
     (void)state;
     char *dir = make_dir();
@@ -871,6 +948,7 @@ int main(void) {
         cmocka_unit_test(test_retention_time),
         cmocka_unit_test(test_retention_size),
         cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_read_newest),
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_folder_lock),
     };
