@@ -49,6 +49,7 @@
 #include <libdeflate.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -86,14 +87,18 @@ static double stale_nan(void) {
 
 /* ------------------------------------------------------------ series cache */
 
-/* Raw series text -> ref; chained so that entries can be evicted in place. */
+/* Raw series text -> ref; chained so that entries can be evicted in place.
+ * There is one per scraped series, so the header is packed (29 bytes, the
+ * text right after it): the hash and the scrape counter keep their low 32
+ * bits, which is all a bucket index and "seen in the last two scrapes"
+ * (compared modulo 2^32) need. */
 typedef struct cache_entry {
     struct cache_entry *next;
-    uint64_t hash;
-    uint64_t last_iter;  /* the scrape that last saw it */
     tsdb_ref ref;        /* 0 with dropped==0: the series was invalid */
+    uint32_t hash;       /* low half of the text's XXH3 */
     uint32_t len;
-    int dropped;         /* dropped by metric_relabel_configs */
+    uint32_t last_iter;  /* low half of the scrape that last saw it */
+    uint8_t dropped;     /* dropped by metric_relabel_configs */
     char text[];
 } cache_entry;
 
@@ -166,7 +171,7 @@ static void cache_end_scrape(series_cache *c, order_scratch *o) {
 static cache_entry *cache_find(series_cache *c, const char *text, size_t len, uint64_t hash) {
     if (!c->nbuckets) return NULL;
     for (cache_entry *e = c->buckets[hash & (c->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == hash && e->len == len && !memcmp(e->text, text, len)) return e;
+        if (e->hash == (uint32_t)hash && e->len == len && !memcmp(e->text, text, len)) return e;
     return NULL;
 }
 
@@ -186,11 +191,11 @@ static void cache_resize(series_cache *c, size_t nb) {
 
 static cache_entry *cache_add(series_cache *c, const char *text, size_t len, uint64_t hash) {
     if (c->count + 1 > c->nbuckets) cache_resize(c, c->nbuckets ? c->nbuckets * 2 : 64);
-    cache_entry *e = xmalloc(sizeof *e + len);
-    memset(e, 0, sizeof *e);
+    cache_entry *e = xmalloc(offsetof(cache_entry, text) + len);
+    memset(e, 0, offsetof(cache_entry, text));
     memcpy(e->text, text, len);
     e->len = (uint32_t)len;
-    e->hash = hash;
+    e->hash = (uint32_t)hash;
     e->next = c->buckets[hash & (c->nbuckets - 1)];
     c->buckets[hash & (c->nbuckets - 1)] = e;
     c->count++;
@@ -204,7 +209,7 @@ static void cache_evict(series_cache *c, uint64_t iter) {
         cache_entry **pp = &c->buckets[i];
         while (*pp) {
             cache_entry *e = *pp;
-            if (iter - e->last_iter >= 2) {
+            if ((uint32_t)iter - e->last_iter >= 2) {
                 *pp = e->next;
                 free(e);
                 c->count--;
@@ -222,46 +227,50 @@ static void cache_evict(series_cache *c, uint64_t iter) {
 
 /* ------------------------------------------------------------ ref sets */
 
-/* A set of series refs (open addressing; 0 is the empty slot). */
+/* The series a scrape produced, as a sorted array of refs without
+ * repeats: each target keeps its last scrape's, to find the series that
+ * vanished (a merge walk against this scrape's).  An exact-size array costs
+ * a third of the memory of a hash set per series, and the refs of a scrape
+ * come nearly sorted (a target's series are created together, with
+ * consecutive ids), so sorting is mostly a check. */
 typedef struct {
-    tsdb_ref *slots;
-    size_t cap, n;
-} ref_set;
+    tsdb_ref *v;
+    size_t n;
+} ref_list;
 
-static uint64_t ref_hash(tsdb_ref r) { return r * 0x9E3779B97F4A7C15ULL; }
+/* This scrape's refs as they come (scrape thread; one for all targets). */
+typedef struct {
+    tsdb_ref *v;
+    size_t n, cap;
+} ref_scratch;
 
-static void ref_set_add(ref_set *s, tsdb_ref r) {
-    if ((s->n + 1) * 2 > s->cap) {
-        ref_set old = *s;
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->slots = xcalloc(s->cap, sizeof *s->slots);
-        s->n = 0;
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.slots[i]) ref_set_add(s, old.slots[i]);
-        free(old.slots);
+static void ref_scratch_add(ref_scratch *s, tsdb_ref r) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
     }
-    size_t i = ref_hash(r) & (s->cap - 1);
-    while (s->slots[i]) {
-        if (s->slots[i] == r) return;
-        i = (i + 1) & (s->cap - 1);
-    }
-    s->slots[i] = r;
-    s->n++;
+    s->v[s->n++] = r;
 }
 
-static int ref_set_has(const ref_set *s, tsdb_ref r) {
-    if (!s->cap) return 0;
-    size_t i = ref_hash(r) & (s->cap - 1);
-    while (s->slots[i]) {
-        if (s->slots[i] == r) return 1;
-        i = (i + 1) & (s->cap - 1);
-    }
-    return 0;
+static int cmp_ref(const void *a, const void *b) {
+    tsdb_ref x = *(const tsdb_ref *)a, y = *(const tsdb_ref *)b;
+    return x < y ? -1 : x > y;
 }
 
-static void ref_set_free(ref_set *s) {
-    free(s->slots);
-    memset(s, 0, sizeof *s);
+/* Sorts the scratch and drops repeats in place. */
+static void ref_scratch_normalise(ref_scratch *s) {
+    int sorted = 1;
+    for (size_t i = 1; i < s->n && sorted; i++) sorted = s->v[i - 1] <= s->v[i];
+    if (!sorted) qsort(s->v, s->n, sizeof *s->v, cmp_ref);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!w || s->v[w - 1] != s->v[i]) s->v[w++] = s->v[i];
+    s->n = w;
+}
+
+static void ref_list_free(ref_list *l) {
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
 /* ------------------------------------------------------------ state */
@@ -303,7 +312,7 @@ typedef struct scrape_target {
     /* Storage state. */
     series_cache cache;
     uint64_t iter;
-    ref_set prev;                  /* series of the previous scrape */
+    ref_list prev;                 /* series of the previous scrape */
     tsdb_ref report_refs[NREPORT];
     int have_report_refs;
     /* Metric metadata of the last scrape (HELP, TYPE, UNIT), for
@@ -355,6 +364,7 @@ struct scrape_manager {
     relabel_builder rb;
     label *scratch;                /* label work space of cache misses */
     order_scratch order;           /* series order of the scrape being stored */
+    ref_scratch cur;               /* the refs it produced */
     struct libdeflate_decompressor *inflater;
     buf plain;                     /* the inflated body being stored */
     size_t scratch_cap;
@@ -402,7 +412,7 @@ static void target_free(scrape_manager *m, scrape_target *t) {
     meta_free(t->meta, t->nmeta);
     buf_free(&t->body);
     cache_clear(&t->cache);
-    ref_set_free(&t->prev);
+    ref_list_free(&t->prev);
     target_def_free(&t->def);
     free(t);
 }
@@ -410,8 +420,7 @@ static void target_free(scrape_manager *m, scrape_target *t) {
 /* Buffers staleness markers at ts for every series of the target's last
  * scrape, its report series included (a target that goes away). */
 static void target_mark_all_stale(scrape_manager *m, scrape_target *t, int64_t ts) {
-    for (size_t i = 0; i < t->prev.cap; i++)
-        if (t->prev.slots[i]) tsdb_appender_add(m->app, t->prev.slots[i], ts, stale_nan());
+    for (size_t i = 0; i < t->prev.n; i++) tsdb_appender_add(m->app, t->prev.v[i], ts, stale_nan());
     if (t->have_report_refs && t->last_scrape_ms)
         for (int i = 0; i < NREPORT; i++)
             if (t->report_refs[i]) tsdb_appender_add(m->app, t->report_refs[i], ts, stale_nan());
@@ -851,11 +860,11 @@ static void meta_publish(scrape_manager *m, scrape_target *t, meta_seen *s, uint
     meta_free(old, nold);
 }
 
-/* Parses the body and buffers its samples.  cur collects the refs this
- * scrape produced (for staleness).  Returns 0, or -1 with errtext: the
+/* Parses the body and buffers its samples.  The refs this scrape produced
+ * go to m->cur (for staleness).  Returns 0, or -1 with errtext: the
  * caller then discards the buffered samples. */
 static int append_body(scrape_manager *m, scrape_target *t, const char *body, size_t body_len, int openmetrics,
-                       int64_t ts, ref_set *cur,
+                       int64_t ts,
                        scrape_counts *c, char *errtext, size_t errlen) {
     const config_scrape *sc = t->job->cfg;
     expfmt_parser *p = expfmt_new(openmetrics ? EXPFMT_OPENMETRICS : EXPFMT_TEXT);
@@ -898,12 +907,12 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
                 }
                 e = cache_add(&t->cache, s->series, s->series_len, h);
                 e->ref = ref;
-                e->dropped = dropped;
+                e->dropped = (uint8_t)dropped;
                 if (ref) c->series_added++;
             }
         }
-        if (e->last_iter != t->iter) c->distinct++;
-        e->last_iter = t->iter;
+        if (e->last_iter != (uint32_t)t->iter) c->distinct++;
+        e->last_iter = (uint32_t)t->iter;
         order_note(&m->order, e);
         if (e->dropped || !e->ref) continue;
         c->post_relabel++;
@@ -913,7 +922,7 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
         }
         int64_t st = ts;
         if (sc->honor_timestamps && s->has_timestamp) st = s->timestamp_ms;
-        else ref_set_add(cur, e->ref);
+        else ref_scratch_add(&m->cur, e->ref);
         tsdb_appender_add(m->app, e->ref, st, s->value);
     }
     if (rc == 0 && expfmt_finish(p)) {
@@ -961,22 +970,30 @@ static void scrape_store(scrape_manager *m, scrape_target *t, const char *body, 
     int64_t ts = t->start_ms;
     char errtext[512] = "";
     scrape_counts c = {0};
-    ref_set cur = {0};
     t->iter++;
     int ok = transport_error == NULL;
     if (!ok) snprintf(errtext, sizeof errtext, "%s", transport_error);
-    if (ok && append_body(m, t, body, body_len, openmetrics, ts, &cur, &c, errtext, sizeof errtext)) {
+    m->cur.n = 0;
+    if (ok && append_body(m, t, body, body_len, openmetrics, ts, &c, errtext, sizeof errtext)) {
         ok = 0;
         /* No rollback in the appender API: dropping it discards the buffer. */
         tsdb_appender_free(m->app);
         m->app = tsdb_appender_new(m->db);
-        ref_set_free(&cur);
+        m->cur.n = 0;
     }
-    for (size_t i = 0; i < t->prev.cap; i++)
-        if (t->prev.slots[i] && !ref_set_has(&cur, t->prev.slots[i]))
-            tsdb_appender_add(m->app, t->prev.slots[i], ts, stale_nan());
-    ref_set_free(&t->prev);
-    t->prev = cur;
+    /* Staleness: the previous scrape's series this one did not produce. */
+    ref_scratch_normalise(&m->cur);
+    for (size_t i = 0, j = 0; i < t->prev.n; i++) {
+        while (j < m->cur.n && m->cur.v[j] < t->prev.v[i]) j++;
+        if (j == m->cur.n || m->cur.v[j] != t->prev.v[i]) tsdb_appender_add(m->app, t->prev.v[i], ts, stale_nan());
+    }
+    if (t->prev.n != m->cur.n) {
+        free(t->prev.v);
+        t->prev.v = m->cur.n ? xmalloc(m->cur.n * sizeof *t->prev.v) : NULL;
+        t->prev.n = m->cur.n;
+    }
+    if (m->cur.n) memcpy(t->prev.v, m->cur.v, m->cur.n * sizeof *t->prev.v);
+    m->cur.n = 0;
     append_report(m, t, ts, ok, duration, &c);
     tsdb_append_stats st = {0};
     errbuf err;
@@ -1118,7 +1135,10 @@ static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
         }
     }
     scrape_store(m, t, body, body_len, openmetrics, e);
-    if (t->body.cap > (1u << 20) && t->body.cap > 4 * t->body.len) buf_free(&t->body);
+    /* Between scrapes a target keeps no body: hundreds of idle buffers of
+     * the largest body each target ever sent were a tenth of the memory per
+     * series; allocating one per scrape costs next to nothing. */
+    buf_free(&t->body);
     if (m->plain.cap > (4u << 20) && m->plain.cap > 4 * m->plain.len) buf_free(&m->plain);
 }
 
@@ -1440,6 +1460,7 @@ void scrape_stop(scrape_manager *m) {
     relabel_builder_free(&m->rb);
     free(m->scratch);
     free(m->order.v);
+    free(m->cur.v);
     if (m->inflater) libdeflate_free_decompressor(m->inflater);
     buf_free(&m->plain);
     pthread_mutex_destroy(&m->lock);
