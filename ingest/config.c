@@ -1286,7 +1286,7 @@ const config_scrape *config_find_job(const promlite_config *cfg, const char *job
     return NULL;
 }
 
-/* Both adders parse into the configuration's own arena; on failure what was
+/* The adders work in the configuration's own arena; on failure what was
  * allocated stays there unused until config_free (no pointer to it is kept),
  * so cfg is unchanged as far as any reader can tell. */
 int config_add_scrape_configs(promlite_config *cfg, const char *text, size_t len, const char *name, errbuf *err) {
@@ -1313,30 +1313,64 @@ int config_add_scrape_configs(promlite_config *cfg, const char *text, size_t len
     return 0;
 }
 
-int config_add_static_configs(promlite_config *cfg, const char *job_name, const char *text, size_t len,
-                              const char *name, errbuf *err) {
+int config_add_targets(promlite_config *cfg, const char *job_name, const config_target_input *in, size_t n,
+                       errbuf *err) {
     config_ctx *ctx = cfg->ctx;
-    loader L = {.ctx = ctx, .name = arena_strdup(ctx, name ? name : "<static configs>"), .dir = cfg->dir, .err = err};
     config_scrape *sc = NULL;
     for (size_t i = 0; i < cfg->nscrape; i++)
         if (!strcmp(cfg->scrape_configs[i].job_name, job_name)) sc = &cfg->scrape_configs[i];
     char q[QUOTE_MAX];
-    if (!sc) return errf(err, "%s: no scrape config with job name %s", L.name, goquote(q, sizeof q, job_name));
-    config_node *root = NULL;
-    if (parse_yaml(&L, text, len, &root)) return -1;
-    if (!root || root->kind == CONFIG_NODE_NULL) return 0;
-    if (root->kind != CONFIG_NODE_SEQUENCE) return type_error(&L, root, "[]*targetgroup.Group");
-    size_t total = sc->nstatic + root->n;
-    config_static *all = arena_alloc(ctx, (total ? total : 1) * sizeof *all);
+    if (!sc) return errf(err, "no scrape config with job name %s", goquote(q, sizeof q, job_name));
+    if (!n) return 0;
+    config_static *all = arena_alloc(ctx, (sc->nstatic + n) * sizeof *all);
     if (sc->nstatic) memcpy(all, sc->static_configs, sc->nstatic * sizeof *all);
-    for (size_t i = 0; i < root->n; i++)
-        if (decode_static(&L, root->items[i], sc->nstatic + i, &all[sc->nstatic + i])) return -1;
-    buf t = {0};
-    buf_printf(&t, "%016llx", (unsigned long long)sc->targets_hash);
-    canonical_node(&t, root);
-    sc->targets_hash = XXH3_64bits(t.data, t.len);
-    buf_free(&t);
-    sc->static_configs = all;
-    sc->nstatic = total;
-    return 0;
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_64bits_reset(h);
+    XXH3_64bits_update(h, &sc->targets_hash, sizeof sc->targets_hash);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const config_target_input *t = &in[i];
+        loader L = {.ctx = ctx, .name = t->name ? t->name : "<target>", .dir = cfg->dir, .err = err};
+        config_static *g = &all[sc->nstatic + i];
+        memset(g, 0, sizeof *g);
+        if ((rc = check_target(&L, NULL, t->address, 0, sc->nstatic + i))) break;
+        g->targets = arena_alloc(ctx, sizeof *g->targets);
+        g->targets[0] = arena_strdup(ctx, t->address);
+        g->ntargets = 1;
+        g->labels = arena_alloc(ctx, (t->nlabels ? t->nlabels : 1) * sizeof *g->labels);
+        for (size_t k = 0; k < t->nlabels && !rc; k++) {
+            const label *l = &t->labels[k];
+            if (!label_name_valid(l->name, l->name_len))
+                rc = fail(&L, NULL, "%s is not a valid label name", goquote(q, sizeof q, l->name));
+            else if (!utf8_valid(l->value, l->value_len))
+                rc = fail(&L, NULL, "%s is not a valid label value", goquote(q, sizeof q, l->value));
+            for (size_t j = 0; j < k && !rc; j++)
+                if (!strcmp(g->labels[j].name, l->name))
+                    rc = fail(&L, NULL, "key %s already set in map", goquote(q, sizeof q, l->name));
+            if (rc) break;
+            g->labels[k] = (label){arena_strndup(ctx, l->name, l->name_len), l->name_len,
+                                   arena_strndup(ctx, l->value, l->value_len), l->value_len};
+        }
+        if (rc) break;
+        g->nlabels = t->nlabels;
+        qsort(g->labels, g->nlabels, sizeof *g->labels, label_cmp);
+        const label *addr = labels_get(g->labels, g->nlabels, "__address__", 11);
+        if (addr && strchr(addr->value, '/')) {
+            rc = fail(&L, NULL, "%s is not a valid hostname", goquote(q, sizeof q, addr->value));
+            break;
+        }
+        XXH3_64bits_update(h, t->address, strlen(t->address) + 1);
+        for (size_t k = 0; k < g->nlabels; k++) {
+            XXH3_64bits_update(h, g->labels[k].name, g->labels[k].name_len + 1);
+            XXH3_64bits_update(h, g->labels[k].value, g->labels[k].value_len + 1);
+        }
+        XXH3_64bits_update(h, "\n", 1);
+    }
+    if (!rc) {
+        sc->targets_hash = XXH3_64bits_digest(h);
+        sc->static_configs = all;
+        sc->nstatic += n;
+    }
+    XXH3_freeState(h);
+    return rc;
 }

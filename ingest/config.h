@@ -212,7 +212,7 @@ void config_free(promlite_config *cfg);
 int config_scrape_equal(const config_scrape *a, const config_scrape *b);
 
 /* Whether two scrape configs list the same static targets (static_configs
- * after canonicalisation, including what config_add_static_configs added).
+ * after canonicalisation, including what config_add_targets added).
  * With config_scrape_equal true and this false, only the targets changed. */
 int config_scrape_targets_equal(const config_scrape *a, const config_scrape *b);
 
@@ -223,12 +223,22 @@ int config_scrape_targets_equal(const config_scrape *a, const config_scrape *b);
  * Returns 0, or -1 with err set and cfg unchanged. */
 int config_add_scrape_configs(promlite_config *cfg, const char *text, size_t len, const char *name, errbuf *err);
 
-/* Adds target groups to the job named job_name: text is a YAML (or JSON)
- * sequence of static_configs entries ({"targets": [...], "labels": {...}}),
- * checked as the file's own.  Returns 0, or -1 with err set (no such job, a
- * bad group) and cfg unchanged. */
-int config_add_static_configs(promlite_config *cfg, const char *job_name, const char *text, size_t len,
-                              const char *name, errbuf *err);
+/* One target for config_add_targets: an address as static_configs take
+ * it and its labels (any order; copied).  name is used in messages. */
+typedef struct {
+    const char *address;
+    const label *labels;
+    size_t nlabels;
+    const char *name;
+} config_target_input;
+
+/* Adds n targets, each a static group of its own, to the job named
+ * job_name, with the checks static_configs get (address, label names and
+ * values, repeated names), without going through YAML: the way of many
+ * targets made by a program (the target management API).  Returns 0, or
+ * -1 with err set ("NAME: reason") and cfg unchanged. */
+int config_add_targets(promlite_config *cfg, const char *job_name, const config_target_input *in, size_t n,
+                       errbuf *err);
 
 /* Finds a scrape config by job name; NULL when there is none. */
 const config_scrape *config_find_job(const promlite_config *cfg, const char *job_name);

@@ -11,15 +11,16 @@
  * own because request bodies come from anywhere and its error positions
  * (line, column) are what a 400 answer should name.
  *
- * Rendering turns the set into configuration text the file's loader reads:
- * JSON is a subset of YAML's flow style, so json_dumps() output (with its
- * default ": " and ", " separators) goes straight into
- * config_add_scrape_configs() / config_add_static_configs().  Jobs go in
- * one batch and targets in one batch per job (each batch reallocates the
- * configuration's arrays, so record-at-a-time would be quadratic); when a
- * batch fails, its records are tried one by one so that the message names
- * the record at fault, without the meaningless position inside our own
- * generated text.
+ * Rendering adds the set to a loaded configuration.  Jobs become text the
+ * file's loader reads: JSON is a subset of YAML's flow style, so
+ * json_dumps() output (with its default ": " and ", " separators) goes
+ * straight into config_add_scrape_configs(), in one batch (each batch
+ * reallocates the configuration's array, so job-at-a-time would be
+ * quadratic); when the batch fails, the jobs are tried one by one so that
+ * the message names the one at fault, without the meaningless position
+ * inside our own generated text.  Targets, which can be a hundred thousand,
+ * go in without text through config_add_targets(), a batch per job, with
+ * the checks static_configs get.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -157,36 +158,30 @@ static json_t *job_scrape_config(const char *name, const json_t *job) {
     return sc;
 }
 
-/* The static_configs group of one target. */
-static json_t *target_group(const char *id, const json_t *t) {
-    json_t *g = json_object();
-    json_t *addrs = json_array();
-    json_array_append_new(addrs, json_string(str_field(t, "address")));
-    json_object_set_new(g, "targets", addrs);
-    const json_t *lab = json_object_get(t, "labels");
-    json_t *labels = json_is_object(lab) ? json_deep_copy(lab) : json_object();
-    json_object_set_new(labels, "__meta_promlite_target_id", json_string(id));
+/* The labels a target's static group gets: its own, then the meta labels
+ * (which win).  Strings point into the record; v has room for the record's
+ * labels plus two. */
+static size_t target_labels(const char *id, const json_t *t, label *v) {
+    size_t n = 0;
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)json_object_get(t, "labels"), k, val) {
+        if (!strncmp(k, "__meta_promlite_", 16) || !json_is_string(val)) continue;
+        v[n++] = (label){k, (uint32_t)strlen(k), json_string_value(val), (uint32_t)json_string_length(val)};
+    }
     const char *host = str_field(t, "hostname");
-    json_object_set_new(labels, "__meta_promlite_hostname", json_string(host ? host : ""));
-    json_object_set_new(g, "labels", labels);
-    return g;
+    v[n++] = (label){"__meta_promlite_target_id", 25, id, (uint32_t)strlen(id)};
+    v[n++] = (label){"__meta_promlite_hostname", 24, host ? host : "", (uint32_t)(host ? strlen(host) : 0)};
+    return n;
 }
 
-typedef int (*add_fn)(promlite_config *cfg, const char *job, const char *text, size_t len, const char *name,
-                      errbuf *err);
-static int add_jobs(promlite_config *cfg, const char *job, const char *text, size_t len, const char *name,
-                    errbuf *err) {
-    (void)job;
-    return config_add_scrape_configs(cfg, text, len, name, err);
-}
-
-/* Adds a batch (a JSON array) in one call; when it fails, adds the items
- * one by one to find the one at fault and reports it by names[i]. */
-static int add_batch(promlite_config *cfg, add_fn add, const char *job, json_t *items, const char *batch_name,
-                     char **names, errbuf *err) {
+/* Adds a batch of scrape configs (a JSON array) in one call; when it fails,
+ * adds them one by one to find the one at fault and reports it by
+ * names[i]. */
+static int add_jobs(promlite_config *cfg, json_t *items, const char *batch_name, char **names, errbuf *err) {
     if (!json_array_size(items)) return 0;
     char *text = json_dumps(items, 0);
-    int rc = add(cfg, job, text, strlen(text), batch_name, err);
+    int rc = config_add_scrape_configs(cfg, text, strlen(text), batch_name, err);
     free(text);
     if (rc == 0) return 0;
     errbuf whole = *err;
@@ -195,7 +190,7 @@ static int add_batch(promlite_config *cfg, add_fn add, const char *job, json_t *
         json_array_append(one, json_array_get(items, i));
         text = json_dumps(one, 0);
         json_decref(one);
-        rc = add(cfg, job, text, strlen(text), names[i], err);
+        rc = config_add_scrape_configs(cfg, text, strlen(text), names[i], err);
         free(text);
         if (rc) {
             strip_position(err, names[i]);
@@ -236,7 +231,7 @@ int registry_render(const registry_state *s, promlite_config *cfg, size_t *orpha
         names[i] = xmalloc(strlen(jobs[i]) + 8);
         sprintf(names[i], "job \"%s\"", jobs[i]);
     }
-    if ((rc = add_batch(cfg, add_jobs, NULL, batch, "managed jobs", names, err))) goto out;
+    if ((rc = add_jobs(cfg, batch, "managed jobs", names, err))) goto out;
     json_array_clear(batch);
 
     /* Targets grouped by job, each group in id order. */
@@ -251,18 +246,31 @@ int registry_render(const registry_state *s, promlite_config *cfg, size_t *orpha
         by_job[np++] = (reg_pair){job, ids[i]};
     }
     qsort(by_job, np, sizeof *by_job, cmp_pair);
-    for (size_t i = 0, j; i < np && !rc; i = j) {
-        json_array_clear(batch);
-        for (j = i; j < np && !strcmp(by_job[j].job, by_job[i].job); j++) {
-            json_array_append_new(batch, target_group(by_job[j].id, json_object_get(s->targets, by_job[j].id)));
-            free(names[j - i]);
-            names[j - i] = xmalloc(strlen(by_job[j].id) + 11);
-            sprintf(names[j - i], "target \"%s\"", by_job[j].id);
-        }
-        char bname[REG_MAX_NAME + 32];
-        snprintf(bname, sizeof bname, "targets of job \"%s\"", by_job[i].job);
-        rc = add_batch(cfg, config_add_static_configs, by_job[i].job, batch, bname, names, err);
+    /* Targets go in without YAML (config_add_targets): a change renders the
+     * whole set, and text to parse cost ten microseconds a target. */
+    config_target_input *in = xmalloc((np ? np : 1) * sizeof *in);
+    size_t nlab = 0;
+    for (size_t i = 0; i < np; i++)
+        nlab += json_object_size(json_object_get(json_object_get(s->targets, by_job[i].id), "labels")) + 2;
+    label *labs = xmalloc((nlab ? nlab : 1) * sizeof *labs);
+    label *lp = labs;
+    for (size_t i = 0; i < np; i++) {
+        const json_t *t = json_object_get(s->targets, by_job[i].id);
+        free(names[i]);
+        names[i] = xmalloc(strlen(by_job[i].id) + 11);
+        sprintf(names[i], "target \"%s\"", by_job[i].id);
+        size_t n = target_labels(by_job[i].id, t, lp);
+        const char *addr = str_field(t, "address");
+        in[i] = (config_target_input){addr ? addr : "", lp, n, names[i]};
+        lp += n;
     }
+    for (size_t i = 0, j; i < np && !rc; i = j) {
+        for (j = i; j < np && !strcmp(by_job[j].job, by_job[i].job); j++) {
+        }
+        rc = config_add_targets(cfg, by_job[i].job, in + i, j - i, err);
+    }
+    free(labs);
+    free(in);
     free(by_job);
 out:
     for (size_t i = 0; i < nj + nt; i++) free(names[i]);

@@ -14,7 +14,7 @@
  * The records become scraping the same way the file does: registry_render()
  * adds the managed jobs as scrape configs and every target as a
  * static_configs group of its job (config_add_scrape_configs /
- * config_add_static_configs), so they are checked by the same code and
+ * config_add_targets), so they are checked by the same code and
  * with the same words as the file, and the scrape manager's reload logic
  * applies them (a target that did not change keeps scraping without a
  * gap; a deleted one gets staleness markers and stops at once).  Targets

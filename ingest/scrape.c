@@ -1154,14 +1154,43 @@ static void job_free(scrape_manager *m, scrape_job *j) {
     free(j);
 }
 
-/* Finds the target with a hash among ts[0..n) that is not yet taken. */
-static scrape_target *take_target(scrape_target **ts, size_t n, uint64_t hash) {
-    for (size_t i = 0; i < n; i++)
-        if (ts[i] && ts[i]->def.hash == hash) {
-            scrape_target *t = ts[i];
-            ts[i] = NULL;
+/* Targets by definition hash, to pair a job's new definitions with its
+ * running targets in O(n log n): a linear search per definition made every
+ * change of a job with thousands of targets (a managed target added)
+ * quadratic. */
+typedef struct {
+    uint64_t hash;
+    size_t idx;
+} target_index;
+
+static int cmp_target_index(const void *a, const void *b) {
+    const target_index *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static target_index *index_targets(scrape_target **ts, size_t n) {
+    target_index *ix = xmalloc((n ? n : 1) * sizeof *ix);
+    for (size_t i = 0; i < n; i++) ix[i] = (target_index){ts[i] ? ts[i]->def.hash : 0, i};
+    qsort(ix, n, sizeof *ix, cmp_target_index);
+    return ix;
+}
+
+/* Takes (sets to NULL in ts) the first target not yet taken with the hash;
+ * NULL when there is none. */
+static scrape_target *take_target(scrape_target **ts, const target_index *ix, size_t n, uint64_t hash) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix[mid].hash < hash) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < n && ix[lo].hash == hash; lo++) {
+        scrape_target *t = ts[ix[lo].idx];
+        if (t) {
+            ts[ix[lo].idx] = NULL;
             return t;
         }
+    }
     return NULL;
 }
 
@@ -1177,8 +1206,10 @@ static void job_sync(scrape_manager *m, scrape_job *j, scrape_target **old, size
     scrape_target **nt = xcalloc(active.n ? active.n : 1, sizeof *nt);
     scrape_target **cur = j->targets;
     size_t ncur = j->ntargets;
+    target_index *cur_ix = index_targets(cur, ncur);
+    target_index *old_ix = old ? index_targets(old, nold) : NULL;
     for (size_t i = 0; i < active.n; i++) {
-        scrape_target *t = take_target(cur, ncur, active.v[i].hash);
+        scrape_target *t = take_target(cur, cur_ix, ncur, active.v[i].hash);
         if (t) {
             /* Same identity; the discovered labels may still differ. */
             owned_labels d = t->def.discovered;
@@ -1191,7 +1222,7 @@ static void job_sync(scrape_manager *m, scrape_job *j, scrape_target **old, size
             t = target_new(j, &active.v[i], now);
             /* old[] belongs to a job still listed: readers skip NULLs. */
             pthread_mutex_lock(&m->lock);
-            scrape_target *prev = take_target(old, nold, t->def.hash);
+            scrape_target *prev = old ? take_target(old, old_ix, nold, t->def.hash) : NULL;
             pthread_mutex_unlock(&m->lock);
             if (prev) {
                 t->prev = prev->prev;
@@ -1215,6 +1246,8 @@ static void job_sync(scrape_manager *m, scrape_job *j, scrape_target **old, size
     pthread_mutex_unlock(&m->lock);
     target_defs_free(&od);
     free(active.v);
+    free(cur_ix);
+    free(old_ix);
     for (size_t i = 0; i < ncur; i++)
         if (cur[i]) {
             target_mark_all_stale(m, cur[i], now);

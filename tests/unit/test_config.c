@@ -460,20 +460,30 @@ static void test_scrape_equal(void **state) {
     assert_true(config_scrape_equal(&a->scrape_configs[0], &d->scrape_configs[0]));
     assert_false(config_scrape_equal(&a->scrape_configs[1], &d->scrape_configs[1]));
     assert_false(config_scrape_equal(&a->scrape_configs[0], &a->scrape_configs[1]));
-    /* Targets added by config_add_static_configs count as targets. */
+    /* Targets added by config_add_targets count as targets. */
     errbuf err;
-    const char *more = "[{\"targets\": [\"h:2\"], \"labels\": {\"k\": \"v\"}}]";
-    assert_int_equal(config_add_static_configs(b, "x", more, strlen(more), "managed", &err), 0);
+    label kv[] = {{"k", 1, "v", 1}, {"a", 1, "b", 1}};
+    config_target_input more = {"h:2", kv, 2, "managed"};
+    assert_int_equal(config_add_targets(b, "x", &more, 1, &err), 0);
     assert_int_equal(b->scrape_configs[0].nstatic, 2);
     assert_string_equal(b->scrape_configs[0].static_configs[1].targets[0], "h:2");
+    assert_string_equal(b->scrape_configs[0].static_configs[1].labels[0].name, "a"); /* sorted */
     assert_true(config_scrape_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
     assert_false(config_scrape_targets_equal(&a->scrape_configs[0], &b->scrape_configs[0]));
-    assert_int_equal(config_add_static_configs(b, "nope", more, strlen(more), "managed", &err), -1);
-    assert_string_equal(err.msg, "managed: no scrape config with job name \"nope\"");
-    const char *bad = "[{\"targets\": [\"a/b\"]}]";
-    assert_int_equal(config_add_static_configs(b, "x", bad, strlen(bad), "managed", &err), -1);
-    assert_string_equal(err.msg, "managed:1:15: \"a/b\" is not a valid hostname");
-    assert_int_equal(b->scrape_configs[0].nstatic, 2); /* unchanged */
+    assert_int_equal(config_add_targets(b, "nope", &more, 1, &err), -1);
+    assert_string_equal(err.msg, "no scrape config with job name \"nope\"");
+    config_target_input bad[] = {{"h:3", NULL, 0, "first"}, {"a/b", NULL, 0, "second"}};
+    assert_int_equal(config_add_targets(b, "x", bad, 2, &err), -1);
+    assert_string_equal(err.msg, "second: \"a/b\" is not a valid hostname");
+    label badname[] = {{"0x", 2, "v", 1}};
+    config_target_input bn = {"h:4", badname, 1, "third"};
+    assert_int_equal(config_add_targets(b, "x", &bn, 1, &err), -1);
+    assert_string_equal(err.msg, "third: \"0x\" is not a valid label name");
+    label twice[] = {{"k", 1, "v", 1}, {"k", 1, "w", 1}};
+    config_target_input tw = {"h:5", twice, 2, "fourth"};
+    assert_int_equal(config_add_targets(b, "x", &tw, 1, &err), -1);
+    assert_string_equal(err.msg, "fourth: key \"k\" already set in map");
+    assert_int_equal(b->scrape_configs[0].nstatic, 2); /* unchanged by the failures */
     /* Scrape configs from a second text get the file's globals. */
     const char *jobs = "[{\"job_name\": \"z\", \"metrics_path\": \"/m\"}]";
     assert_int_equal(config_add_scrape_configs(d, jobs, strlen(jobs), "managed", &err), 0);
