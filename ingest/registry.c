@@ -428,24 +428,21 @@ static unsigned commit(registry *r, registry_state *cand, const change *ch, size
                               "job \"%s\" does not exist: neither a managed job nor one of %s", target_job, cfg->name);
         goto fail;
     }
+    /* Every record of the change in one transaction: a cascade that fails
+     * half way (a full disk) leaves storage as it was. */
+    tsdb_kv_change *kc = xmalloc(nch * sizeof *kc);
+    char **texts = xcalloc(nch, sizeof *texts);
     for (size_t i = 0; i < nch; i++) {
-        int rc;
-        if (ch[i].record) {
-            char *text = json_dumps(ch[i].record, JSON_COMPACT);
-            rc = tsdb_kv_put(r->o.db, ch[i].ns, ch[i].key, strlen(ch[i].key), text, strlen(text), &err);
-            free(text);
-        } else {
-            rc = tsdb_kv_delete(r->o.db, ch[i].ns, ch[i].key, strlen(ch[i].key), &err) < 0 ? -1 : 0;
-        }
-        if (rc) {
-            /* Earlier changes of this request may be stored: keep memory in
-             * line with storage by re-reading is not worth it for a cascade
-             * interrupted by a full disk; report it instead. */
-            status = answer_error(out, 500, "internal", "storing the change failed%s: %s",
-                                  i ? " part way (some records of it are stored, the running set is unchanged)" : "",
-                                  err.msg);
-            goto fail;
-        }
+        if (ch[i].record) texts[i] = json_dumps(ch[i].record, JSON_COMPACT);
+        kc[i] = (tsdb_kv_change){ch[i].ns, ch[i].key, strlen(ch[i].key), texts[i], texts[i] ? strlen(texts[i]) : 0};
+    }
+    int wrc = tsdb_kv_write(r->o.db, kc, nch, &err);
+    for (size_t i = 0; i < nch; i++) free(texts[i]);
+    free(texts);
+    free(kc);
+    if (wrc) {
+        status = answer_error(out, 500, "internal", "storing the change failed, nothing changed: %s", err.msg);
+        goto fail;
     }
     r->o.apply(r->o.ctx, cfg);
     json_decref(r->cur.jobs);

@@ -98,3 +98,37 @@ int tsdb_kv_each(tsdb *db, const char *ns, tsdb_kv_fn fn, void *ctx, errbuf *err
     db_read_end(db, txn);
     return 0;
 }
+
+typedef struct {
+    const tsdb_kv_change *v;
+    size_t n;
+} kv_batch;
+
+static int kv_batch_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
+    kv_batch *b = vctx;
+    for (size_t i = 0; i < b->n; i++) {
+        const tsdb_kv_change *c = &b->v[i];
+        uint8_t k[KV_KEY_MAX];
+        size_t n = kv_key(c->ns, c->key, c->klen, k);
+        if (!n) {
+            errf(err, "record key of %zu bytes in namespace \"%s\" is too long (at most %d)", c->klen, c->ns,
+                 KV_KEY_MAX);
+            return MDB_BAD_VALSIZE;
+        }
+        MDB_val mk = {n, k}, mv = {c->vlen, (void *)c->val};
+        int rc = c->val ? mdb_put(txn, db->dbi_kv, &mk, &mv, 0) : mdb_del(txn, db->dbi_kv, &mk, NULL);
+        if (rc && rc != MDB_NOTFOUND) return rc;
+    }
+    return 0;
+}
+
+int tsdb_kv_write(tsdb *db, const tsdb_kv_change *changes, size_t n, errbuf *err) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[KV_KEY_MAX];
+        if (!kv_key(changes[i].ns, changes[i].key, changes[i].klen, k))
+            return errf(err, "record key of %zu bytes in namespace \"%s\" is too long (at most %d)", changes[i].klen,
+                        changes[i].ns, KV_KEY_MAX);
+    }
+    kv_batch b = {changes, n};
+    return db_write(db, kv_batch_txn, &b, err) ? -1 : 0;
+}

@@ -191,6 +191,16 @@ int tsdb_kv_delete(tsdb *db, const char *ns, const void *key, size_t klen, errbu
 /* Returns 1 with *val (malloc'd, NUL-terminated for convenience) and *vlen
  * set, 0 when absent, -1 on error. */
 int tsdb_kv_get(tsdb *db, const char *ns, const void *key, size_t klen, void **val, size_t *vlen, errbuf *err);
+/* Several puts (val non-NULL) and deletes (val NULL; an absent record is
+ * no error) in one durable transaction: all of them happen or none. */
+typedef struct {
+    const char *ns;
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+} tsdb_kv_change;
+int tsdb_kv_write(tsdb *db, const tsdb_kv_change *changes, size_t n, errbuf *err);
 /* Calls fn for every record of ns in key order, from one consistent
  * snapshot; stops early when fn returns nonzero.  Returns 0 or -1. */
 typedef int (*tsdb_kv_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);

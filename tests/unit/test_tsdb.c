@@ -605,6 +605,22 @@ static void test_kv_records(void **state) {
     memset(longkey, 'k', sizeof longkey);
     assert_int_equal(tsdb_kv_put(db, "admin", longkey, sizeof longkey, "v", 1, &err), -1);
     assert_non_null(strstr(err.msg, "too long"));
+    /* A batch: puts and deletes together (deleting an absent record is no
+     * error), and a batch with one bad change writes nothing. */
+    tsdb_kv_change batch[] = {{"admin", "job/c", 5, "c", 1}, {"admin", "job/a", 5, NULL, 0},
+                              {"admin", "job/none", 8, NULL, 0}, {"admin", "job/d", 5, "d", 1}};
+    assert_int_equal(tsdb_kv_write(db, batch, 4, &err), 0);
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/a", 5, &v, &vlen, &err), 0);
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/d", 5, &v, &vlen, &err), 1);
+    free(v);
+    tsdb_kv_change bad[] = {{"admin", "job/e", 5, "e", 1}, {"admin", longkey, sizeof longkey, "v", 1}};
+    assert_int_equal(tsdb_kv_write(db, bad, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "too long"));
+    assert_int_equal(tsdb_kv_get(db, "admin", "job/e", 5, &v, &vlen, &err), 0);
+    /* Back to the records the rest of the test expects. */
+    tsdb_kv_change restore[] = {{"admin", "job/a", 5, "second", 6}, {"admin", "job/c", 5, NULL, 0},
+                                {"admin", "job/d", 5, NULL, 0}};
+    assert_int_equal(tsdb_kv_write(db, restore, 3, &err), 0);
     /* Two threads write records while this one appends samples. */
     pthread_t th[2];
     kv_writer w[2] = {{db, 0}, {db, 1}};
