@@ -220,7 +220,7 @@ int registry_render(const registry_state *s, promlite_config *cfg, size_t *orpha
     const char **jobs = sorted_keys(s->jobs, &nj);
     const char **ids = sorted_keys(s->targets, &nt);
     json_t *batch = json_array();
-    char **names = xcalloc(nj + nt + 1, sizeof *names);
+    char **names = xcalloc(nj + 1, sizeof *names);
     for (size_t i = 0; i < nj; i++) {
         if (config_find_job(cfg, jobs[i])) {
             rc = errf(err, "job \"%s\" is defined both in %s and by the target management API: remove it from one of them",
@@ -232,48 +232,50 @@ int registry_render(const registry_state *s, promlite_config *cfg, size_t *orpha
         sprintf(names[i], "job \"%s\"", jobs[i]);
     }
     if ((rc = add_jobs(cfg, batch, "managed jobs", names, err))) goto out;
-    json_array_clear(batch);
 
-    /* Targets grouped by job, each group in id order. */
+    /* Targets grouped by job, each group in id order; a group whose job
+     * exists nowhere is kept out (orphans).  They go in without YAML
+     * (config_add_targets): a change renders the whole set, and text to
+     * parse cost ten microseconds a target.  A target's name in messages is
+     * its id, quoted below only when one fails. */
     reg_pair *by_job = xmalloc((nt ? nt : 1) * sizeof *by_job);
-    size_t np = 0;
-    for (size_t i = 0; i < nt; i++) {
-        const char *job = str_field(json_object_get(s->targets, ids[i]), "job");
-        if (!job || !config_find_job(cfg, job)) {
-            if (orphans) (*orphans)++;
-            continue;
-        }
-        by_job[np++] = (reg_pair){job, ids[i]};
-    }
-    qsort(by_job, np, sizeof *by_job, cmp_pair);
-    /* Targets go in without YAML (config_add_targets): a change renders the
-     * whole set, and text to parse cost ten microseconds a target. */
-    config_target_input *in = xmalloc((np ? np : 1) * sizeof *in);
     size_t nlab = 0;
-    for (size_t i = 0; i < np; i++)
-        nlab += json_object_size(json_object_get(json_object_get(s->targets, by_job[i].id), "labels")) + 2;
+    for (size_t i = 0; i < nt; i++) {
+        const json_t *t = json_object_get(s->targets, ids[i]);
+        const char *job = str_field(t, "job");
+        by_job[i] = (reg_pair){job ? job : "", ids[i]};
+        nlab += json_object_size(json_object_get(t, "labels")) + 2;
+    }
+    qsort(by_job, nt, sizeof *by_job, cmp_pair);
+    config_target_input *in = xmalloc((nt ? nt : 1) * sizeof *in);
     label *labs = xmalloc((nlab ? nlab : 1) * sizeof *labs);
     label *lp = labs;
-    for (size_t i = 0; i < np; i++) {
-        const json_t *t = json_object_get(s->targets, by_job[i].id);
-        free(names[i]);
-        names[i] = xmalloc(strlen(by_job[i].id) + 11);
-        sprintf(names[i], "target \"%s\"", by_job[i].id);
-        size_t n = target_labels(by_job[i].id, t, lp);
-        const char *addr = str_field(t, "address");
-        in[i] = (config_target_input){addr ? addr : "", lp, n, names[i]};
-        lp += n;
-    }
-    for (size_t i = 0, j; i < np && !rc; i = j) {
-        for (j = i; j < np && !strcmp(by_job[j].job, by_job[i].job); j++) {
+    for (size_t i = 0, j; i < nt && !rc; i = j) {
+        for (j = i; j < nt && !strcmp(by_job[j].job, by_job[i].job); j++) {
         }
-        rc = config_add_targets(cfg, by_job[i].job, in + i, j - i, err);
+        if (!config_find_job(cfg, by_job[i].job)) {
+            if (orphans) *orphans += j - i;
+            continue;
+        }
+        for (size_t k = i; k < j; k++) {
+            const json_t *t = json_object_get(s->targets, by_job[k].id);
+            size_t n = target_labels(by_job[k].id, t, lp);
+            const char *addr = str_field(t, "address");
+            in[k] = (config_target_input){addr ? addr : "", lp, n, by_job[k].id};
+            lp += n;
+        }
+        if ((rc = config_add_targets(cfg, by_job[i].job, in + i, j - i, err))) {
+            const char *colon = strchr(err->msg, ':');
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            if (colon) errf(err, "target \"%.*s\"%s", (int)(colon - err->msg), msg, msg + (colon - err->msg));
+        }
     }
     free(labs);
     free(in);
     free(by_job);
 out:
-    for (size_t i = 0; i < nj + nt; i++) free(names[i]);
+    for (size_t i = 0; i < nj; i++) free(names[i]);
     free(names);
     json_decref(batch);
     free(jobs);
