@@ -29,8 +29,24 @@
 #include "web/server.h"
 #include "web/webconfig.h"
 
-/* The configuration's text, for /api/v1/status/config. */
-static char *read_file(const char *path) { return read_small_file(path, 16u << 20, NULL); }
+/* Reads and loads the configuration file once, keeping its text (for
+ * /api/v1/status/config and for rebuilding with managed targets), so that
+ * the text shown is the one loaded.  A file that cannot be read is left to
+ * config_load() for its message.  Returns 0 with *cfg and *text (malloc'd)
+ * set, or -1 with err. */
+static int load_config_file(const char *path, promlite_config **cfg, char **text, errbuf *err) {
+    size_t len;
+    *text = read_small_file(path, 16u << 20, &len);
+    if (!*text) {
+        if (config_load(path, cfg, err)) return -1;
+        config_free(*cfg); /* readable now: it changed under us */
+        return errf(err, "%s: cannot read (it changed while being read)", path);
+    }
+    if (config_parse(*text, len, path, cfg, err) == 0) return 0;
+    free(*text);
+    *text = NULL;
+    return -1;
+}
 
 /* What the request threads share with the main thread about the
  * configuration, guarded by mu. */
@@ -130,9 +146,10 @@ static void reload(server_state *st) {
     pthread_mutex_unlock(&st->mu);
     promlite_config *cfg;
     errbuf err;
-    int ok = config_load(st->config_file, &cfg, &err) == 0;
+    char *text;
+    int ok = load_config_file(st->config_file, &cfg, &text, &err) == 0;
     if (ok) {
-        reload_job j = {st, cfg, 0, read_file(st->config_file)};
+        reload_job j = {st, cfg, 0, text};
         ok = registry_with_state(st->reg, render_and_apply, &j, &err) == 0;
         free(j.yaml);
     }
@@ -267,7 +284,8 @@ int cmd_server(int argc, char **argv) {
         return 1;
     }
     promlite_config *cfg;
-    if (config_load(config_file, &cfg, &err)) {
+    char *config_text;
+    if (load_config_file(config_file, &cfg, &config_text, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         webconfig_free(security);
         return 1;
@@ -287,6 +305,7 @@ int cmd_server(int argc, char **argv) {
     tsdb *db = cli_open_storage_synced("server", &sf, 1000);
     if (!db) {
         config_free(cfg);
+        free(config_text);
         webconfig_free(security);
         return 1;
     }
@@ -295,7 +314,7 @@ int cmd_server(int argc, char **argv) {
     pthread_cond_init(&st.done, NULL);
     /* The managed jobs and targets join the file's before scraping starts. */
     registry_options ro = {.db = db, .ctx = &st, .build = build_config, .apply = apply_config};
-    reload_job first = {&st, cfg, 1, read_file(config_file)};
+    reload_job first = {&st, cfg, 1, config_text};
     if (registry_open(&ro, &st.reg, &err) || registry_with_state(st.reg, render_and_apply, &first, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         config_free(first.cfg);
