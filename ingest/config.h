@@ -3,8 +3,8 @@
  * that small sites use, with Prometheus 2.42's key names, defaults and
  * meaning.
  *
- * Loading has two stages.  libyaml's document API reads the text into a
- * node tree of promlite's own (config_node: every node keeps its line and
+ * Loading has two stages.  common/yamltree.h reads the text into a
+ * node tree (yt_node: every node keeps its line and
  * column); the tree is then walked against a fixed schema that fills the
  * typed structs below, applies defaults and inheritance (global scrape
  * settings into each scrape config) and checks every value as Prometheus
@@ -40,35 +40,8 @@
 
 #include "common/labels.h"
 #include "common/util.h"
+#include "common/yamltree.h"
 #include "ingest/relabel.h"
-
-/* ------------------------------------------------------------ YAML nodes */
-
-typedef enum {
-    CONFIG_NODE_NULL,      /* ~, null, an empty value */
-    CONFIG_NODE_SCALAR,
-    CONFIG_NODE_SEQUENCE,
-    CONFIG_NODE_MAPPING,
-} config_node_kind;
-
-typedef struct config_node config_node;
-typedef struct config_pair { config_node *key, *value; } config_pair;
-
-/* One YAML node with its position.  Aliases are expanded (each use is a
- * copy), so the tree is a tree. */
-struct config_node {
-    config_node_kind kind;
-    int line, column;           /* 1-based, where the node starts */
-    /* YAML 1.1 tag as Go's yaml.v2 resolves it: "!!str", "!!int",
-     * "!!float", "!!bool", "!!null", "!!seq", "!!map", or an explicit tag. */
-    const char *tag;
-    const char *value;          /* scalars: NUL-terminated text */
-    size_t len;                 /* its length (may contain NUL bytes) */
-    int quoted;                 /* scalar written with quotes or as a block */
-    config_node **items;        /* sequence items */
-    config_pair *pairs;         /* mapping entries, in document order */
-    size_t n;                   /* count of items or pairs */
-};
 
 /* ------------------------------------------------------------ settings */
 
@@ -189,8 +162,8 @@ typedef struct promlite_config {
     int *rule_file_lines;           /* line of each pattern, for messages */
     /* alerting: the raw node, checked only to be a mapping; NULL when
      * absent.  The alerting module will read it. */
-    const config_node *alerting;
-    void *ctx;                      /* private: the allocation context */
+    const yt_node *alerting;
+    yt_arena *ctx;                  /* the allocation context (private) */
 } promlite_config;
 
 /* Reads and checks a configuration file (at most 16 MiB).  Returns 0 and

@@ -425,7 +425,7 @@ static void test_good_alerting_and_merge(void **state) {
                                     "  - &common\n    job_name: a\n    scrape_interval: 10s\n    metrics_path: /m\n"
                                     "  - <<: *common\n    job_name: b\n");
     assert_non_null(cfg->alerting);
-    assert_int_equal(cfg->alerting->kind, CONFIG_NODE_MAPPING);
+    assert_int_equal(cfg->alerting->kind, YT_MAPPING);
     assert_int_equal(cfg->alerting->line, 2);
     assert_string_equal(cfg->alerting->pairs[0].key->value, "alertmanagers");
     assert_int_equal(cfg->nscrape, 2);
