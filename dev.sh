@@ -15,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_deps="build-essential autoconf automake pkg-config re2c bison liblmdb-dev libsnappy-dev
   libmicrohttpd-dev libpcre2-dev libxxhash-dev libcmocka-dev libjemalloc-dev
   libyaml-dev libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev libjansson-dev libdeflate-dev"
-test_deps="clang libclang-rt-14-dev python3 prometheus prometheus-node-exporter curl openssl"
+test_deps="clang libclang-rt-14-dev python3 prometheus prometheus-node-exporter prometheus-alertmanager curl openssl"
 
 install_missing() {
   local missing=()

@@ -10,19 +10,21 @@
  *
  * The file is loaded by ingest/config.c exactly as the server will load it.
  * Beyond that, like promtool (unless --syntax-only), the files the
- * configuration names are checked: rule_files patterns are expanded and a
- * pattern without "*" must name an existing file (the rules themselves are
- * parsed by the rules module, which is not part of promlite yet); the
- * credentials files of `authorization`/`bearer_token_file` and TLS client
+ * configuration names are checked: rule_files patterns are expanded, a
+ * pattern without "*" must name an existing file, and each rule file is
+ * then checked as `check rules` checks it; the credentials files of `authorization`/`bearer_token_file` and TLS client
  * certificates and keys must exist; a file_sd pattern that matches nothing
  * gets a warning.
  */
 #include <errno.h>
 #include <glob.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alert/amconfig.h"
+#include "alert/rules.h"
 #include "cli/cli.h"
 #include "web/webconfig.h"
 #include "ingest/config.h"
@@ -49,7 +51,7 @@ static int glob_syntax_ok(const char *p) {
 /* Expands the rule_files patterns, as promtool's checkConfig: counts the
  * matches; a pattern without "*" must match an existing file.  Returns 0,
  * or -1 with the reason in err. */
-static int count_rule_files(const promlite_config *cfg, size_t *count, errbuf *err) {
+static int count_rule_files(const promlite_config *cfg, size_t *count, char ***files, errbuf *err) {
     *count = 0;
     for (size_t i = 0; i < cfg->nrule_files; i++) {
         const char *pattern = cfg->rule_files[i];
@@ -64,6 +66,8 @@ static int count_rule_files(const promlite_config *cfg, size_t *count, errbuf *e
                         pattern);
         }
         size_t matches = rc == 0 ? g.gl_pathc : 0;
+        *files = xrealloc(*files, (*count + matches + 1) * sizeof **files);
+        for (size_t j = 0; j < matches; j++) (*files)[*count + j] = xstrndup(g.gl_pathv[j], strlen(g.gl_pathv[j]));
         if (rc == 0) globfree(&g);
         if (!strchr(pattern, '*') && matches == 0)
             return errf(err, "%s:%d: \"%s\" does not point to an existing file", cfg->name, cfg->rule_file_lines[i],
@@ -107,15 +111,44 @@ static int check_scrape_files(const promlite_config *cfg, errbuf *err) {
     return 0;
 }
 
+/* Checks one rule file as the server will load it, printing promtool's
+ * lines: "  SUCCESS: N rules found", or "  FAILED:" and every problem, one
+ * per line after `indent`, on stderr.  Returns 0 when it is valid. */
+static int check_rule_file(const char *path, const char *indent) {
+    printf("Checking %s\n", path);
+    rule_set *rs = rule_set_new();
+    rule_errors errs = {0};
+    int rc = rule_set_add_file(rs, path, &errs);
+    if (rc) {
+        fflush(stdout);
+        fprintf(stderr, "  FAILED:\n");
+        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s%s\n", indent, errs.msgs[i]);
+        fflush(stderr);
+        printf("\n");
+    } else {
+        printf("  SUCCESS: %zu rules found\n\n", rule_set_count(rs));
+    }
+    rule_errors_free(&errs);
+    rule_set_free(rs);
+    return rc ? 1 : 0;
+}
+
 /* Checks one file; prints promtool's lines.  Returns 0 when it is valid. */
 static int check_one(const char *path, int syntax_only) {
     printf("Checking %s\n", path);
     promlite_config *cfg;
     errbuf err;
     size_t nrules = 0;
+    char **rule_files = NULL;
     int rc = config_load(path, &cfg, &err);
+    if (rc == 0) {
+        /* The alerting section (routes, receivers, ...) as the server reads it. */
+        am_config *alerting = NULL;
+        rc = amconfig_decode(cfg->alerting, cfg->name, cfg->dir, &alerting, &err);
+        amconfig_free(alerting);
+    }
     if (rc == 0 && !syntax_only) {
-        rc = count_rule_files(cfg, &nrules, &err);
+        rc = count_rule_files(cfg, &nrules, &rule_files, &err);
         if (rc == 0) rc = check_scrape_files(cfg, &err);
     }
     if (rc) {
@@ -125,7 +158,10 @@ static int check_one(const char *path, int syntax_only) {
     } else {
         if (nrules > 0) printf("  SUCCESS: %zu rule files found\n", nrules);
         printf(" SUCCESS: %s is valid prometheus config file syntax\n\n", path);
+        for (size_t i = 0; i < nrules; i++) rc |= check_rule_file(rule_files[i], "     ");
     }
+    for (size_t i = 0; i < nrules; i++) free(rule_files[i]);
+    free(rule_files);
     config_free(cfg);
     return rc ? 1 : 0;
 }
@@ -142,7 +178,7 @@ static int check_config_cmd(int argc, char **argv) {
                    "Loads each file as `promlite server` will (the prometheus.yml subset described in\n"
                    "docs/configuration.md) and reports the first problem as FILE:LINE:COL: reason.\n"
                    "Unless --syntax-only is given, the files it names must exist: rule_files (a pattern\n"
-                   "without * must match a file; the rules themselves are not checked yet), credentials\n"
+                   "without * must match a file; each rule file is checked as `check rules` does), credentials\n"
                    "files and TLS client certificates; a file_sd pattern that matches nothing is a warning.\n"
                    "Exits 0 when every file is valid, 1 otherwise.",
                    flags, 1, 4096};
@@ -192,13 +228,39 @@ static int check_web_config_cmd(int argc, char **argv) {
     return failed;
 }
 
+/* `check rules FILE...`, as `promtool check rules`: every problem of each
+ * file, as FILE:LINE:COL: group "g", rule N, "name": reason. */
+static int check_rules_cmd(int argc, char **argv) {
+    flag_def flags[] = {{0}};
+    command cmd = {"check rules", "RULE-FILE...", "Check if the rule files are valid or not.",
+                   "Loads each file as the server loads rule_files (Prometheus's rule file format, see\n"
+                   "docs/alerting.md) and lists every problem as FILE:LINE:COL: group \"G\", rule N, \"NAME\": reason:\n"
+                   "YAML, unknown keys, expressions that do not parse, invalid names and labels, templates\n"
+                   "that do not parse.  Exits 0 when every file is valid, 1 otherwise.",
+                   flags, 1, 4096};
+    if (argc > 4096) {
+        fprintf(stderr, "promlite check rules: too many arguments\n");
+        return 2;
+    }
+    char *pos[4100];
+    int npos;
+    int rc = flags_parse(&cmd, argc, argv, pos, &npos);
+    if (rc) return rc == 1 ? 0 : 2;
+    int failed = 0;
+    for (int i = 0; i < npos; i++) failed |= check_rule_file(pos[i], "");
+    if (fflush(stdout) != 0) failed = 1;
+    return failed;
+}
+
 int cmd_check(int argc, char **argv) {
+    if (argc >= 1 && !strcmp(argv[0], "rules")) return check_rules_cmd(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "config")) return check_config_cmd(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "web-config")) return check_web_config_cmd(argc - 1, argv + 1);
     FILE *out = argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) ? stdout : stderr;
     if (argc >= 1 && out == stderr) fprintf(stderr, "promlite check: unknown subcommand \"%s\"\n\n", argv[0]);
     fprintf(out, "usage: promlite check SUBCOMMAND [flags]\n\nSubcommands:\n"
                  "  config       Check if the config files are valid or not\n"
+                 "  rules        Check if the rule files are valid or not\n"
                  "  web-config   Check if the web config files are valid or not\n"
                  "\nRun 'promlite check SUBCOMMAND --help' for details.\n");
     return out == stdout ? 0 : 2;

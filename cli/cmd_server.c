@@ -9,8 +9,9 @@
  * thread with sigtimedwait(), so no handler runs in the middle of a query
  * or a storage write.  A reload (SIGHUP, or POST /-/reload, which raises
  * SIGHUP and waits for the outcome) also runs on the main thread: a new
- * configuration that fails to load leaves the running one in place, and
- * promlite_config_last_reload_successful says so.
+ * configuration that fails to load (the file or any of its rule files)
+ * leaves the running one in place, and promlite_config_last_reload_successful
+ * says so.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert/amconfig.h"
+#include "alert/forward.h"
+#include "alert/notifier.h"
+#include "alert/ruler.h"
+#include "alert/rules.h"
+#include "alert/silences.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "common/timeutil.h"
@@ -61,6 +68,10 @@ typedef struct {
     double last_success_s;          /* Unix time of the last good load     */
     scrape_manager *scrape;
     registry *reg;                  /* jobs and targets managed over HTTP  */
+    ruler *ruler;                   /* recording and alerting rules        */
+    silences *silences;
+    notifier *notifier;             /* grouping, routing, delivery         */
+    forwarder *forwarder;           /* alerting.alertmanagers              */
     size_t orphans;                 /* managed targets whose job is gone   */
 } server_state;
 
@@ -77,6 +88,84 @@ static void note_orphans(server_state *st, size_t orphans) {
         fprintf(stderr, "promlite server: %zu managed target%s name%s a job that exists nowhere; kept, not scraped\n",
                 orphans, orphans == 1 ? "" : "s", orphans == 1 ? "s" : "");
     st->orphans = orphans;
+}
+
+/* Loads the rule files a configuration names.  Every problem is printed
+ * (a rule file may have many); err gets the first and how many more.
+ * Returns the set, or NULL. */
+static rule_set *load_rules(const promlite_config *cfg, errbuf *err) {
+    rule_set *rs = rule_set_new();
+    rule_errors errs = {0};
+    if (rule_set_add_globs(rs, cfg->rule_files, cfg->nrule_files, &errs) == 0) return rs;
+    for (size_t i = 1; i < errs.n; i++) fprintf(stderr, "promlite server: %s\n", errs.msgs[i]);
+    if (errs.n > 1) errf(err, "%s (and %zu more problems in rule files, logged)", errs.msgs[0], errs.n - 1);
+    else errf(err, "%s", errs.n ? errs.msgs[0] : "cannot load the rule files");
+    rule_errors_free(&errs);
+    rule_set_free(rs);
+    return NULL;
+}
+
+/* A configuration's settings for the rules, copied (the configuration
+ * itself goes to the scrape manager, which may free it at any time). */
+typedef struct {
+    ruler_context c;
+    label *labels;
+    buf strings;
+} rules_context;
+
+static void rules_context_from(rules_context *rc, const promlite_config *cfg) {
+    memset(rc, 0, sizeof *rc);
+    size_t n = cfg->global.nexternal_labels;
+    rc->labels = xcalloc(n ? n : 1, sizeof *rc->labels);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += cfg->global.external_labels[i].name_len + cfg->global.external_labels[i].value_len + 2;
+    buf_reserve(&rc->strings, total + 1);
+    for (size_t i = 0; i < n; i++) {
+        const label *l = &cfg->global.external_labels[i];
+        char *name = (char *)rc->strings.data + rc->strings.len;
+        buf_append(&rc->strings, l->name, l->name_len);
+        buf_append(&rc->strings, "", 1);
+        char *value = (char *)rc->strings.data + rc->strings.len;
+        buf_append(&rc->strings, l->value, l->value_len);
+        buf_append(&rc->strings, "", 1);
+        rc->labels[i] = (label){name, l->name_len, value, l->value_len};
+    }
+    rc->c = (ruler_context){cfg->global.evaluation_interval_ms, rc->labels, n};
+}
+
+static void rules_context_free(rules_context *rc) {
+    free(rc->labels);
+    buf_free(&rc->strings);
+}
+
+/* The alerting section of a loaded configuration, decoded on its own
+ * (the notifier and the forwarder keep it past the configuration). */
+static am_config *load_alerting(const promlite_config *cfg, errbuf *err) {
+    am_config *c = NULL;
+    if (amconfig_decode(cfg->alerting, cfg->name, cfg->dir, &c, err)) return NULL;
+    return c;
+}
+
+/* Hands a decoded alerting section to the notifier and the forwarder
+ * (taking it). */
+static void apply_alerting(server_state *st, am_config *c) {
+    forwarder_apply(st->forwarder, amconfig_retain(c));
+    notifier_apply(st->notifier, c);
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The rules' notify callback: the built-in notifier and the external
+ * Alertmanagers both get the alerts. */
+static void on_alerts(void *ctx, const ruler_alert *a, size_t n) {
+    server_state *st = ctx;
+    notifier_put(st->notifier, a, n, wall_ms());
+    forwarder_send(st->forwarder, a, n);
 }
 
 /* registry hook: the running file's text plus a registry state. */
@@ -148,10 +237,28 @@ static void reload(server_state *st) {
     errbuf err;
     char *text;
     int ok = load_config_file(st->config_file, &cfg, &text, &err) == 0;
+    rule_set *rules = NULL;
+    am_config *alerting = NULL;
+    if (ok && (!(rules = load_rules(cfg, &err)) || !(alerting = load_alerting(cfg, &err)))) {
+        ok = 0;
+        rule_set_free(rules);
+        config_free(cfg);
+        free(text);
+    }
     if (ok) {
+        rules_context rc;
+        rules_context_from(&rc, cfg);
         reload_job j = {st, cfg, 0, text};
         ok = registry_with_state(st->reg, render_and_apply, &j, &err) == 0;
         free(j.yaml);
+        if (ok) {
+            apply_alerting(st, alerting);
+            ruler_apply(st->ruler, rules, &rc.c);
+        } else {
+            rule_set_free(rules);
+            amconfig_free(alerting);
+        }
+        rules_context_free(&rc);
     }
     pthread_mutex_lock(&st->mu);
     st->last_ok = ok;
@@ -214,6 +321,54 @@ static unsigned http_admin(void *ctx, const char *method, const char *path, cons
     return registry_handle(st->reg, &q, out);
 }
 
+static void http_rules(void *ctx, buf *out, const char *type) {
+    server_state *st = ctx;
+    ruler_rules_json(st->ruler, out, type);
+}
+
+static void http_alerts(void *ctx, buf *out) {
+    server_state *st = ctx;
+    ruler_alerts_json(st->ruler, out);
+}
+
+/* Alertmanager's API v2: alerts and status from the notifier, silences
+ * from the silence store. */
+static unsigned http_alertmanager(void *ctx, const char *method, const char *path, const char *const *params,
+                                  size_t nparams, const char *body, size_t body_len, buf *out) {
+    server_state *st = ctx;
+    int64_t now = wall_ms();
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!strcmp(path, "alerts") || !strcmp(path, "alerts/")) {
+        if (get) return notifier_alerts_json(st->notifier, params, nparams, now, out);
+        if (!strcmp(method, "POST")) return notifier_post_json(st->notifier, body, body_len, now, out);
+        buf_printf(out, "{\"code\":405,\"message\":\"method %s is not allowed, but [GET,POST] are\"}", method);
+        return 405;
+    }
+    if (!strcmp(path, "status") || !strcmp(path, "status/")) {
+        if (!get) {
+            buf_printf(out, "{\"code\":405,\"message\":\"method %s is not allowed, but [GET] are\"}", method);
+            return 405;
+        }
+        notifier_status_json(st->notifier, now, out);
+        return 200;
+    }
+    if (!strncmp(path, "silences", 8) || !strncmp(path, "silence/", 8)) {
+        const char **filters = xcalloc(nparams + 1, sizeof *filters);
+        size_t nf = 0;
+        for (size_t i = 0; i < nparams; i++)
+            if (!strcmp(params[2 * i], "filter")) filters[nf++] = params[2 * i + 1];
+        silences_request q = {method, path, filters, nf, body, body_len};
+        unsigned status = silences_handle(st->silences, &q, now, out);
+        free(filters);
+        return status;
+    }
+    buf_printf(out, "{\"code\":404,\"message\":\"path /api/v2/");
+    for (const char *p = path; *p; p++)
+        if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) buf_append(out, p, 1);
+    buf_printf(out, " was not found\"}");
+    return 404;
+}
+
 static void http_metrics(void *ctx, buf *out) {
     server_state *st = ctx;
     pthread_mutex_lock(&st->mu);
@@ -239,12 +394,31 @@ static void http_metrics(void *ctx, buf *out) {
                "promlite_managed_targets %zu\n",
                jobs, targets);
     scrape_metrics(st->scrape, out);
+    ruler_metrics(st->ruler, out);
+    notifier_metrics(st->notifier, out);
+    forwarder_metrics(st->forwarder, out);
+    size_t counts[3];
+    silences_count(st->silences, wall_ms(), counts);
+    buf_printf(out,
+               "# HELP alertmanager_silences How many silences by state.\n# TYPE alertmanager_silences gauge\n"
+               "alertmanager_silences{state=\"active\"} %zu\nalertmanager_silences{state=\"expired\"} %zu\n"
+               "alertmanager_silences{state=\"pending\"} %zu\n",
+               counts[SILENCE_ACTIVE], counts[SILENCE_EXPIRED], counts[SILENCE_PENDING]);
+}
+
+/* Prometheus's default --web.external-url: http://HOSTNAME:PORT. */
+static void default_external_url(unsigned port, char *out, size_t cap) {
+    char host[256];
+    if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    snprintf(out, cap, "http://%s:%u", host, port);
 }
 
 int cmd_server(int argc, char **argv) {
     storage_flags sf;
     const char *listen = NULL, *config_file = NULL, *max_samples = NULL, *web_config_file = NULL;
-    int64_t lookback = 0, timeout = 0;
+    const char *external_url = NULL;
+    int64_t lookback = 0, timeout = 0, outage_tolerance = 0, grace_period = 0, resend_delay = 0;
     int lifecycle = 0;
     flag_def flags[] = {
         STORAGE_FLAG_DEFS(sf),
@@ -259,11 +433,21 @@ int cmd_server(int argc, char **argv) {
         {"query.timeout", FLAG_DURATION, &timeout, "2m", "Maximum time a query may take before being aborted.", NULL, 0},
         {"query.max-samples", FLAG_STRING, &max_samples, "50000000",
          "Maximum number of samples a single query can load into memory.", NULL, 0},
+        {"web.external-url", FLAG_STRING, &external_url, NULL,
+         "The URL under which promlite is reachable, used in links sent with alerts "
+         "(default http://HOSTNAME:PORT).", NULL, 0},
+        {"rules.alert.for-outage-tolerance", FLAG_DURATION, &outage_tolerance, "1h",
+         "Max time to tolerate promlite outage for restoring \"for\" state of alert.", NULL, 0},
+        {"rules.alert.for-grace-period", FLAG_DURATION, &grace_period, "10m",
+         "Minimum duration between alert and restored \"for\" state. This is maintained only for alerts with "
+         "configured \"for\" time greater than grace period.", NULL, 0},
+        {"rules.alert.resend-delay", FLAG_DURATION, &resend_delay, "1m",
+         "Minimum amount of time to wait before resending an alert.", NULL, 0},
         {0},
     };
     command cmd = {"server", NULL, "Run the monitoring server: scraping, storage and the HTTP API.",
-                   "Scrapes the targets of --config.file (a prometheus.yml) into the data folder and serves\n"
-                   "Prometheus's HTTP API over it until SIGINT or SIGTERM.  SIGHUP (or POST /-/reload with\n"
+                   "Scrapes the targets of --config.file (a prometheus.yml) into the data folder, evaluates\n"
+                   "its rule_files, and serves Prometheus's HTTP API over it until SIGINT or SIGTERM.  SIGHUP (or POST /-/reload with\n"
                    "--web.enable-lifecycle) reloads the configuration; a bad one leaves the running one.",
                    flags, 0, 0};
     char *pos[4];
@@ -290,6 +474,25 @@ int cmd_server(int argc, char **argv) {
         webconfig_free(security);
         return 1;
     }
+    rule_set *rules = load_rules(cfg, &err);
+    if (!rules) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        config_free(cfg);
+        free(config_text);
+        webconfig_free(security);
+        return 1;
+    }
+    am_config *alerting = load_alerting(cfg, &err);
+    if (!alerting) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        rule_set_free(rules);
+        config_free(cfg);
+        free(config_text);
+        webconfig_free(security);
+        return 1;
+    }
+    rules_context first_rules;
+    rules_context_from(&first_rules, cfg);
     /* Block the signals before any thread starts, so that all inherit the mask. */
     sigset_t set;
     sigemptyset(&set);
@@ -306,6 +509,9 @@ int cmd_server(int argc, char **argv) {
     if (!db) {
         config_free(cfg);
         free(config_text);
+        rule_set_free(rules);
+        amconfig_free(alerting);
+        rules_context_free(&first_rules);
         webconfig_free(security);
         return 1;
     }
@@ -319,6 +525,9 @@ int cmd_server(int argc, char **argv) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
         config_free(first.cfg);
         free(first.yaml);
+        rule_set_free(rules);
+        amconfig_free(alerting);
+        rules_context_free(&first_rules);
         registry_close(st.reg);
         webconfig_free(security);
         cli_close_storage("server", db);
@@ -327,6 +536,9 @@ int cmd_server(int argc, char **argv) {
     scrape_options so = {.user_agent = "promlite/" PACKAGE_VERSION};
     if (scrape_start(db, first.cfg, &so, &st.scrape, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
+        rule_set_free(rules);
+        amconfig_free(alerting);
+        rules_context_free(&first_rules);
         free(st.yaml);
         registry_close(st.reg);
         webconfig_free(security);
@@ -336,7 +548,13 @@ int cmd_server(int argc, char **argv) {
     char lb[32], to[32];
     format_duration(lookback, lb, sizeof lb);
     format_duration(timeout, to, sizeof to);
+    char ot[32], gp[32], rd[32];
+    format_duration(outage_tolerance, ot, sizeof ot);
+    format_duration(grace_period, gp, sizeof gp);
+    format_duration(resend_delay, rd, sizeof rd);
     const char *flag_pairs[] = {"config.file", config_file, "storage.tsdb.path", sf.path, "web.listen-address", listen,
+                                "rules.alert.for-outage-tolerance", ot, "rules.alert.for-grace-period", gp,
+                                "rules.alert.resend-delay", rd, "web.external-url", external_url ? external_url : "",
                                 "query.lookback-delta", lb, "query.timeout", to, "query.max-samples", max_samples,
                                 "web.enable-lifecycle", lifecycle ? "true" : "false", "web.config.file",
                                 web_config_file ? web_config_file : "", NULL, NULL};
@@ -357,10 +575,55 @@ int cmd_server(int argc, char **argv) {
                       .config_yaml_now = http_config_yaml,
                       .reload = http_reload,
                       .admin = http_admin,
+                      .rules_json = http_rules,
+                      .alerts_json = http_alerts,
+                      .alertmanager = http_alertmanager,
                       .security = security};
+    /* The rules start before the web server, whose hooks read them. */
+    ruler_options ro2 = {.db = db,
+                         .query = {.lookback_ms = lookback, .max_samples = ms, .timeout_s = (double)timeout / 1000},
+                         .resend_delay_ms = resend_delay,
+                         .for_grace_period_ms = grace_period ? grace_period : -1,
+                         .outage_tolerance_ms = outage_tolerance};
+    char url[512];
+    const char *listen_colon = strrchr(listen, ':');
+    unsigned listen_port = listen_colon ? (unsigned)strtoul(listen_colon + 1, NULL, 10) : 9090;
+    if (external_url && *external_url) snprintf(url, sizeof url, "%s", external_url);
+    else default_external_url(listen_port, url, sizeof url);
+    /* As Prometheus: links are made by appending paths to it. */
+    for (size_t ul = strlen(url); ul > 0 && url[ul - 1] == '/'; ul--) url[ul - 1] = 0;
+    ro2.external_url = url;
+    ro2.notify = on_alerts;
+    ro2.notify_ctx = &st;
+    /* Silences and the notifier's alerts and log come back from storage
+     * before the first rule evaluation can send anything. */
+    silences_options sio = {.db = db};
+    notifier_options no = {.db = db, .external_url = url, .user_agent = "promlite/" PACKAGE_VERSION};
+    if (silences_open(&sio, &st.silences, &err) || (no.silences = st.silences, notifier_open(&no, &st.notifier, &err))) {
+        fprintf(stderr, "promlite server: %s\n", err.msg);
+        silences_close(st.silences);
+        rule_set_free(rules);
+        amconfig_free(alerting);
+        rules_context_free(&first_rules);
+        scrape_stop(st.scrape);
+        registry_close(st.reg);
+        free(st.yaml);
+        webconfig_free(security);
+        cli_close_storage("server", db);
+        return 1;
+    }
+    st.forwarder = forwarder_new("promlite/" PACKAGE_VERSION, 0);
+    apply_alerting(&st, alerting);
+    st.ruler = ruler_new(&ro2);
+    ruler_apply(st.ruler, rules, &first_rules.c);
+    rules_context_free(&first_rules);
     web_server *web;
     if (web_start(&wo, &web, &err)) {
         fprintf(stderr, "promlite server: %s\n", err.msg);
+        ruler_free(st.ruler);
+        forwarder_free(st.forwarder);
+        notifier_close(st.notifier);
+        silences_close(st.silences);
         scrape_stop(st.scrape);
         registry_close(st.reg);
         free(st.yaml);
@@ -379,9 +642,15 @@ int cmd_server(int argc, char **argv) {
             auth ? " with authentication" : (!local ? " WITHOUT authentication: anyone who can connect can read and query" : ""));
     fflush(stderr);
 
+    int64_t last_silence_gc = wall_ms();
     for (;;) {
         struct timespec wait = {1, 0};
         int sig = sigtimedwait(&set, NULL, &wait);
+        if (wall_ms() - last_silence_gc > 15 * 60000) {
+            last_silence_gc = wall_ms();
+            if (silences_gc(st.silences, last_silence_gc, &err) < 0)
+                fprintf(stderr, "promlite server: removing old silences: %s\n", err.msg);
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             fprintf(stderr, "promlite server: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
@@ -394,6 +663,10 @@ int cmd_server(int argc, char **argv) {
     }
     web_stop(web);
     webconfig_free(security);
+    ruler_free(st.ruler);
+    forwarder_free(st.forwarder);
+    notifier_close(st.notifier);
+    silences_close(st.silences);
     scrape_stop(st.scrape);
     registry_close(st.reg);
     free(st.yaml);

@@ -170,6 +170,26 @@ void labels_format(buf *b, const label *v, size_t n) {
     buf_append(b, "}", 1);
 }
 
+label *labels_dup(const label *l, size_t n) {
+    size_t bytes = (n ? n : 1) * sizeof(label);
+    for (size_t i = 0; i < n; i++) bytes += (size_t)l[i].name_len + l[i].value_len + 2;
+    label *v = xmalloc(bytes);
+    char *p = (char *)(v + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, l[i].name, l[i].name_len);
+        p[l[i].name_len] = 0;
+        v[i].name = p;
+        v[i].name_len = l[i].name_len;
+        p += l[i].name_len + 1;
+        memcpy(p, l[i].value, l[i].value_len);
+        p[l[i].value_len] = 0;
+        v[i].value = p;
+        v[i].value_len = l[i].value_len;
+        p += l[i].value_len + 1;
+    }
+    return v;
+}
+
 int metric_name_valid(const char *s, size_t n) {
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {

@@ -12,7 +12,7 @@
  * any UTF-8 value round-trips.
  *
  * Ownership: nothing here allocates except labels_format() (into a caller's
- * buf).  Threads: pure functions, any thread.
+ * buf) and labels_dup() (one block the caller frees).  Threads: pure functions, any thread.
  */
 #ifndef PROMLITE_LABELS_H
 #define PROMLITE_LABELS_H
@@ -56,6 +56,11 @@ const label *labels_get(const label *v, size_t n, const char *name, size_t name_
 /* Appends the series in exposition syntax: name{a="b",c="d"} with values
  * escaped (\\ \" \n).  Without a valid metric name: {__name__="...",...}. */
 void labels_format(buf *b, const label *v, size_t n);
+
+/* A copy of a label set that owns its strings: the array and every name
+ * and value (NUL-terminated) in one malloc'd block, released with free().
+ * Returns a valid pointer even for n == 0. */
+label *labels_dup(const label *v, size_t n);
 
 /* Name rules of the data model. */
 int metric_name_valid(const char *s, size_t n);   /* [a-zA-Z_:][a-zA-Z0-9_:]* */

@@ -179,6 +179,18 @@ void format_time(int64_t ms, char *out, size_t outlen) {
              (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60), (long long)frac);
 }
 
+void format_time_json(int64_t ms, char *out, size_t outlen) {
+    format_time(ms, out, outlen);
+    /* "....ss.fffZ": drop trailing zeros of the fraction, then the dot. */
+    char *dot = strrchr(out, '.');
+    if (!dot) return;
+    char *z = dot + strlen(dot) - 1;
+    char *p = z - 1;
+    while (p > dot && *p == '0') p--;
+    if (p == dot) p--;
+    memmove(p + 1, z, 2);
+}
+
 int parse_bytes(const char *s, uint64_t *bytes) {
     if (!s || !isdigit((unsigned char)*s)) return -1;
     char *end;

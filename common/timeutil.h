@@ -26,6 +26,12 @@ int parse_time(const char *s, int64_t *ms);
 /* Formats milliseconds as RFC 3339 in UTC with millisecond precision. */
 void format_time(int64_t ms, char *out, size_t outlen);
 
+/* Formats milliseconds as Go's time.Time marshals to JSON (RFC 3339 in UTC,
+ * fraction with trailing zeros dropped): "2026-11-22T10:00:00Z",
+ * "2026-11-22T10:00:00.12Z".  Alertmanager's and Prometheus's alert JSON
+ * use this form. */
+void format_time_json(int64_t ms, char *out, size_t outlen);
+
 /* Parses a byte size: a number with an optional unit B, KB, MB, GB, TB, PB,
  * EB (powers of 1024, as Prometheus's --storage.tsdb.retention.size) or the
  * same with "iB" ("512MiB").  Returns 0 and sets *bytes, or -1. */

@@ -96,6 +96,23 @@ void yt_arena_free(yt_arena *a) {
     free(a);
 }
 
+yt_node *yt_copy(yt_arena *a, const yt_node *n) {
+    if (!n) return NULL;
+    yt_node *c = yt_alloc(a, sizeof *c);
+    *c = *n;
+    c->tag = yt_strdup(a, n->tag ? n->tag : "");
+    if (n->value) c->value = yt_strndup(a, n->value, n->len);
+    if (n->kind == YT_SEQUENCE) {
+        c->items = yt_alloc(a, (n->n ? n->n : 1) * sizeof *c->items);
+        for (size_t i = 0; i < n->n; i++) c->items[i] = yt_copy(a, n->items[i]);
+    } else if (n->kind == YT_MAPPING) {
+        c->pairs = yt_alloc(a, (n->n ? n->n : 1) * sizeof *c->pairs);
+        for (size_t i = 0; i < n->n; i++)
+            c->pairs[i] = (yt_pair){yt_copy(a, n->pairs[i].key), yt_copy(a, n->pairs[i].value)};
+    }
+    return c;
+}
+
 /* ------------------------------------------------------------ messages */
 
 /* Sets the error "NAME:LINE:COL: message" at node `at` (or without a

@@ -97,6 +97,10 @@ typedef struct {
  * levels of nesting. */
 int yt_parse(yt_loader *L, const char *text, size_t len, yt_node **root);
 
+/* Copies a tree (from another arena) into a: for a section whose decoded
+ * form must outlive the document it came from. */
+yt_node *yt_copy(yt_arena *a, const yt_node *n);
+
 /* ------------------------------------------------------------ messages */
 
 /* Sets "NAME:LINE:COL: message" at node `at` (or "NAME: message" when at

@@ -88,7 +88,16 @@ static int validate_labels(label *l, size_t *np, errbuf *err) {
     return 0;
 }
 
+static int appender_ref_locked(tsdb_appender *a, label *labels, size_t n, tsdb_ref *ref, errbuf *err);
+
 int tsdb_appender_ref(tsdb_appender *a, label *labels, size_t n, tsdb_ref *ref, errbuf *err) {
+    pthread_mutex_lock(&a->db->writer_mu);
+    int rc = appender_ref_locked(a, labels, n, ref, err);
+    pthread_mutex_unlock(&a->db->writer_mu);
+    return rc;
+}
+
+static int appender_ref_locked(tsdb_appender *a, label *labels, size_t n, tsdb_ref *ref, errbuf *err) {
     tsdb *db = a->db;
     if (validate_labels(labels, &n, err)) return -1;
     uint64_t hash = labels_hash(labels, n);
@@ -243,7 +252,16 @@ static int commit_new_series(tsdb *db, tsdb_appender *a, errbuf *err) {
     return 0;
 }
 
+static int appender_commit_locked(tsdb_appender *a, tsdb_append_stats *st, errbuf *err);
+
 int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
+    pthread_mutex_lock(&a->db->writer_mu);
+    int rc = appender_commit_locked(a, st, err);
+    pthread_mutex_unlock(&a->db->writer_mu);
+    return rc;
+}
+
+static int appender_commit_locked(tsdb_appender *a, tsdb_append_stats *st, errbuf *err) {
     tsdb *db = a->db;
     tsdb_append_stats local;
     if (!st) st = &local;

@@ -308,7 +308,16 @@ static int open_env(tsdb *db, errbuf *err) {
     return db_write(db, open_dbis, NULL, err);
 }
 
+static int64_t compact_locked(tsdb *db, errbuf *err);
+
 int64_t tsdb_compact(tsdb *db, errbuf *err) {
+    pthread_mutex_lock(&db->writer_mu);
+    int64_t rc = compact_locked(db, err);
+    pthread_mutex_unlock(&db->writer_mu);
+    return rc;
+}
+
+static int64_t compact_locked(tsdb *db, errbuf *err) {
     if (tsdb_checkpoint(db, err)) return -1;
     char file[4096], tmp[4200];
     snprintf(file, sizeof file, "%s/data.mdb", db->path);
@@ -360,6 +369,7 @@ static void db_free(tsdb *db) {
     free(db->scratch_t);
     free(db->scratch_v);
     free(db->scratch_enc);
+    pthread_mutex_destroy(&db->writer_mu);
     pthread_rwlock_destroy(&db->env_lock);
     pthread_rwlock_destroy(&db->head_lock);
     pthread_mutex_destroy(&db->readers_mu);
@@ -378,6 +388,12 @@ int tsdb_open(const tsdb_options *opts, tsdb **out, errbuf *err) {
     db->wal_fd = -1;
     db->max_time = INT64_MIN;
     if (!db->opts.checkpoint_wal_bytes) db->opts.checkpoint_wal_bytes = WAL_CHECKPOINT_BYTES;
+    /* Recursive: a commit may checkpoint, a compaction checkpoints. */
+    pthread_mutexattr_t mattr;
+    pthread_mutexattr_init(&mattr);
+    pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&db->writer_mu, &mattr);
+    pthread_mutexattr_destroy(&mattr);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -488,7 +504,16 @@ static int snapshot_txn(tsdb *db, MDB_txn *txn, void *vctx, errbuf *err) {
     return db_put_counters(db, txn);
 }
 
+static int checkpoint_locked(tsdb *db, errbuf *err);
+
 int tsdb_checkpoint(tsdb *db, errbuf *err) {
+    pthread_mutex_lock(&db->writer_mu);
+    int rc = checkpoint_locked(db, err);
+    pthread_mutex_unlock(&db->writer_mu);
+    return rc;
+}
+
+static int checkpoint_locked(tsdb *db, errbuf *err) {
     if (db_persist_dirty(db, err)) return -1;
     if (db->wal_bytes == 0) return 0;
     snapshot_ctx c = {.target = !db->head_cur};

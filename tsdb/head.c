@@ -7,7 +7,7 @@
  * arrays (the open chunk is a compressed bit stream) and is found through two
  * open-addressing maps of pointers (by label hash, by series id).
  *
- * Every mutation happens on the writer thread under head_lock held
+ * Every mutation happens under the writer lock and head_lock held
  * exclusively; readers copy what they need under head_lock held shared.
  *
  * Persisting: dirty series (new labels or unpersisted sealed chunks) are

@@ -210,7 +210,16 @@ static int64_t oldest_maxt(tsdb *db) {
     return min;
 }
 
+static long apply_retention_locked(tsdb *db, errbuf *err);
+
 long tsdb_apply_retention(tsdb *db, errbuf *err) {
+    pthread_mutex_lock(&db->writer_mu);
+    long rc = apply_retention_locked(db, err);
+    pthread_mutex_unlock(&db->writer_mu);
+    return rc;
+}
+
+static long apply_retention_locked(tsdb *db, errbuf *err) {
     long total = 0;
     if (db->opts.retention_ms > 0 && db->max_time != INT64_MIN) {
         long n = delete_before(db, db->max_time - db->opts.retention_ms, 1, err);

@@ -15,8 +15,13 @@
  * batches, e.g. an import block).  Checkpoints write sealed chunks and
  * open-chunk snapshots and empty the WAL.
  *
- * Threads: one writer thread at a time calls the appender, checkpoint and
- * retention functions; any number of threads may hold readers concurrently.
+ * Threads: any thread may write through its own appender (an appender
+ * belongs to one thread); writing calls (tsdb_appender_ref, _commit,
+ * checkpoint, compaction, retention) are serialised by the database's
+ * writer lock, so the scrape thread and rule groups write side by side.
+ * A series a pending batch created is visible to every appender at once,
+ * and whichever batch commits first makes it durable.  Any number of
+ * threads may hold readers concurrently.
  * tsdb_open/tsdb_close are called by the thread that owns the database when
  * no appender or reader is alive.
  *

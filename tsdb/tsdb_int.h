@@ -22,6 +22,10 @@
  *            instead of being rewritten page by page.
  *
  * Locks, outermost first:
+ *   writer_mu   recursive mutex: held by every writing call (appender
+ *               ref and commit, checkpoint, compaction, retention), so
+ *               several threads may write (the scrape thread, rule
+ *               groups), one call at a time.
  *   env_lock    rwlock: shared by every open LMDB transaction, exclusive while
  *               the map is resized (LMDB requires no transaction then).
  *   head_lock   rwlock: exclusive while the writer changes head series, shared
@@ -144,12 +148,13 @@ struct tsdb {
     uint64_t map_bytes;
     tsdb_options opts;
 
+    pthread_mutex_t writer_mu;
     pthread_rwlock_t env_lock;
     pthread_rwlock_t head_lock;
     pthread_mutex_t readers_mu;
     reader_gen readers;               /* sentinel of a circular list           */
 
-    /* Head state: changed only by the writer thread, under head_lock. */
+    /* Head state: changed under the writer lock and head_lock. */
     series_map by_hash;
     sid_table by_sid;
     head_series **dirty;              /* series with HS_DIRTY                   */

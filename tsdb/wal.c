@@ -27,7 +27,7 @@
  * Records name series by id only: the appender commits new series to the
  * LMDB index before it writes a record that refers to them.
  *
- * Threads: the writer thread only.
+ * Threads: called under the database's writer lock only.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -666,6 +666,25 @@ int api_handle(web_request *req, web_response *resp) {
         success_end(resp);
         return WEB_H_STATUS;
     }
+    if (!strcmp(p, "/api/v1/rules")) {
+        const web_options *o = &req->srv->opts;
+        const char *type = web_param_get(req, "type");
+        if (type && *type && strcmp(type, "alert") && strcmp(type, "record"))
+            return bad_data(resp, "not supported value \"%s\"", type), WEB_H_STATUS;
+        success_begin(resp);
+        if (o->rules_json) o->rules_json(o->ctx, &resp->body, type);
+        else buf_append(&resp->body, "{\"groups\":[]}", 13);
+        success_end(resp);
+        return WEB_H_STATUS;
+    }
+    if (!strcmp(p, "/api/v1/alerts")) {
+        const web_options *o = &req->srv->opts;
+        success_begin(resp);
+        if (o->alerts_json) o->alerts_json(o->ctx, &resp->body);
+        else buf_append(&resp->body, "{\"alerts\":[]}", 13);
+        success_end(resp);
+        return WEB_H_STATUS;
+    }
     if (!strcmp(p, "/-/reload")) {
         const web_options *o = &req->srv->opts;
         if (!o->enable_lifecycle) return text(resp, 403, "Lifecycle API is not enabled.\n"), WEB_H_LIFECYCLE;
@@ -692,6 +711,22 @@ int api_handle(web_request *req, web_response *resp) {
                                 web_param_get(req, "job"), cascade && (!strcmp(cascade, "true") || !strcmp(cascade, "1")),
                                 &resp->body);
         return WEB_H_ADMIN;
+    }
+    if (!strncmp(p, "/api/v2/", 8)) {
+        const web_options *o = &req->srv->opts;
+        if (!o->alertmanager) return api_error(resp, 404, "not_found", "unknown API endpoint"), WEB_H_OTHER;
+        if (!get && web_require_admin(req, resp)) return WEB_H_ADMIN;
+        const char **params = xcalloc(2 * req->nparams + 1, sizeof *params);
+        for (size_t i = 0; i < req->nparams; i++) {
+            params[2 * i] = req->params[i].key;
+            params[2 * i + 1] = req->params[i].value;
+        }
+        resp->content_type = "application/json";
+        buf_reset(&resp->body);
+        resp->status = o->alertmanager(o->ctx, req->method, p + 8, params, req->nparams,
+                                       (const char *)req->body.data, req->body.len, &resp->body);
+        free(params);
+        return get ? WEB_H_STATUS : WEB_H_ADMIN;
     }
     if (!strcmp(p, "/metrics")) return handle_metrics(req, resp), WEB_H_METRICS;
     if (!strcmp(p, "/federate")) return handle_federate(req, resp), WEB_H_OTHER;

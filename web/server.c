@@ -158,9 +158,10 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *c, const char *
         }
         cs->req.admin = role == WEB_ROLE_ADMIN;
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &cs->req);
-        /* The admin API takes JSON bodies whatever their Content-Type says
-         * (curl -d sends a form type); everything else takes forms. */
-        cs->raw_body = !strncmp(url, "/api/v1/admin/", 14);
+        /* The admin API and Alertmanager's API take JSON bodies whatever
+         * their Content-Type says (curl -d sends a form type); everything
+         * else takes forms. */
+        cs->raw_body = !strncmp(url, "/api/v1/admin/", 14) || !strncmp(url, "/api/v2/", 8);
         if (!strcmp(method, "POST") && !cs->raw_body)
             cs->post = MHD_create_post_processor(c, 64 * 1024, collect_post, &cs->req);
         *con_cls = cs;

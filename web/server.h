@@ -53,6 +53,8 @@ typedef struct web_options {
     void (*targets_json)(void *ctx, buf *out, const char *state); /* data of /api/v1/targets */
     void (*metrics)(void *ctx, buf *out);                          /* more of /metrics        */
     void (*metadata_json)(void *ctx, buf *out, const char *metric, long limit); /* /api/v1/metadata */
+    void (*rules_json)(void *ctx, buf *out, const char *type);     /* data of /api/v1/rules   */
+    void (*alerts_json)(void *ctx, buf *out);                      /* data of /api/v1/alerts  */
     const char *(*config_yaml_now)(void *ctx, buf *copy);          /* the running config's text */
     /* Reloads the configuration and waits for the outcome: 0, or -1 with
      * err set (the running configuration stays). */
@@ -63,6 +65,13 @@ typedef struct web_options {
      * called for clients with admin rights.  NULL: those paths are 404. */
     unsigned (*admin)(void *ctx, const char *method, const char *path, const char *body, size_t body_len,
                       const char *job, int cascade, buf *out);
+    /* Alertmanager's API v2 (alerts, silences, status): method, the path
+     * after "/api/v2/", every query parameter as name, value pairs, and
+     * the JSON body; appends the answer (JSON) to out and returns the HTTP
+     * status.  Requests that change something (POST, DELETE) are only
+     * passed on for clients with admin rights.  NULL: those paths are 404. */
+    unsigned (*alertmanager)(void *ctx, const char *method, const char *path, const char *const *params,
+                             size_t nparams, const char *body, size_t body_len, buf *out);
 } web_options;
 
 typedef struct web_server web_server;

@@ -114,7 +114,9 @@ expect_exit 0 "--syntax-only ignores missing rule files" "$PROMLITE" check confi
 expect_exit 1 "a missing config file fails" "$PROMLITE" check config "$C/nope.yml"
 expect_grep 'nope.yml: cannot open' "$WORK/err" "missing config file is named"
 expect_exit 2 "no file is a usage error" "$PROMLITE" check config
-expect_exit 2 "unknown subcommand" "$PROMLITE" check rules x
+expect_exit 2 "unknown subcommand" "$PROMLITE" check nosuch x
+expect_exit 1 "check rules: a missing rule file fails" "$PROMLITE" check rules "$C/nope.yml"
+expect_grep "nope.yml: cannot read: No such file or directory" "$WORK/err" "a missing rule file is named"
 expect_exit 0 "check config --help" "$PROMLITE" check config --help
 expect_grep '^usage: promlite check config' "$WORK/out" "help shows usage"
 expect_exit 0 "help check" "$PROMLITE" help check

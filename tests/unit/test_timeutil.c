@@ -59,6 +59,25 @@ static void test_times(void **state) {
     assert_string_equal(out, "1969-12-31T23:59:59.999Z");
 }
 
+/* Go's RFC3339Nano as time.Time marshals: zeros of the fraction dropped. */
+static void test_json_times(void **state) {
+    (void)state;
+    static const struct { int64_t ms; const char *want; } cases[] = {
+        {0, "1970-01-01T00:00:00Z"},
+        {1700000000000, "2023-11-14T22:13:20Z"},
+        {1700000000100, "2023-11-14T22:13:20.1Z"},
+        {1700000000120, "2023-11-14T22:13:20.12Z"},
+        {1700000000123, "2023-11-14T22:13:20.123Z"},
+        {1700000000003, "2023-11-14T22:13:20.003Z"},
+        {-1, "1969-12-31T23:59:59.999Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        format_time_json(cases[i].ms, out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
 static void test_sizes(void **state) {
     (void)state;
     uint64_t b;
@@ -77,6 +96,7 @@ int main(void) {
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_json_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
