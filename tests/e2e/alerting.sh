@@ -138,6 +138,17 @@ get "/api/v2/silences"
 check "the expired silence is still known" [ "$(py '[s["status"]["state"] for s in j if s["id"] == "'"$sid"'"]')" = "['expired']" ]
 check "the alert is firing again" until_true 10 /api/v1/alerts 'any(a["state"] == "firing" for a in j["data"]["alerts"])'
 
+# A reload with the same rules keeps the group and its alert's state.
+get /api/v1/alerts
+before=$(py '[a["activeAt"] for a in j["data"]["alerts"] if a["state"] == "firing"]')
+kill -HUP $server
+for i in $(seq 50); do grep -q "reloaded" "$WORK/server.err" && break; sleep 0.1; done
+sleep 2
+get /api/v1/alerts
+after=$(py '[a["activeAt"] for a in j["data"]["alerts"] if a["state"] == "firing"]')
+check "a reload keeps the firing alert and its activeAt ($before)" [ "$before" = "$after" ] && [ "$before" != "[]" ]
+check "and sends nothing new" [ "$(hook_count)" = 1 ]
+
 # The receiver fails while the target comes back: the resolution is owed.
 touch "$WORK/hook.jsonl.fail"
 start_target
