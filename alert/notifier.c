@@ -952,6 +952,13 @@ static void run_delivery(notifier *n, delivery *d, int64_t now) {
     pthread_mutex_unlock(&n->mu);
 }
 
+/* How long a thread sleeps before looking again: until next, at most a
+ * second (so a stop request or a clock jump is noticed), at least 1 ms. */
+static int64_t wait_ms(int64_t now, int64_t next) {
+    int64_t wait = next == INT64_MAX ? 1000 : next - now;
+    return wait > 1000 ? 1000 : wait < 1 ? 1 : wait;
+}
+
 static void *worker_thread(void *arg) {
     notifier *n = arg;
     pthread_mutex_lock(&n->mu);
@@ -965,13 +972,7 @@ static void *worker_thread(void *arg) {
             continue;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = next == INT64_MAX ? 1000 : next - now;
-        if (wait > 1000) wait = 1000;
-        if (wait < 1) wait = 1;
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        deadline_after_ms(&ts, wait_ms(now, next));
         pthread_cond_timedwait(&n->work, &n->mu, &ts);
     }
     pthread_mutex_unlock(&n->mu);
@@ -985,13 +986,7 @@ static void *dispatcher_thread(void *arg) {
         int64_t now = wall_ms();
         int64_t next = dispatch_due(n, now);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = next == INT64_MAX ? 1000 : next - now;
-        if (wait > 1000) wait = 1000;
-        if (wait < 1) wait = 1;
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        deadline_after_ms(&ts, wait_ms(now, next));
         pthread_cond_timedwait(&n->wake, &n->mu, &ts);
     }
     pthread_mutex_unlock(&n->mu);

@@ -482,91 +482,8 @@ static int file_field(yt_loader *L, const yt_node *n, const char **out) {
 
 /* ------------------------------------------------------------ configuration: http_config */
 
-static int decode_basic_auth(yt_loader *L, const yt_node *n, config_basic_auth *ba) {
-    static const char *const known[] = {"username", "password", "password_file", NULL};
-    if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, NULL)) return -1;
-    ba->username = "";
-    if (yt_string(L, yt_field(n, "username"), &ba->username) ||
-        yt_string(L, yt_field(n, "password"), &ba->password) ||
-        yt_string(L, yt_field(n, "password_file"), &ba->password_file))
-        return -1;
-    if (ba->password && !*ba->password) ba->password = NULL;
-    if (ba->password_file && !*ba->password_file) ba->password_file = NULL;
-    ba->password_file = yt_join_dir(L, ba->password_file);
-    return 0;
-}
-
-static int decode_authorization(yt_loader *L, const yt_node *n, config_authorization *a) {
-    static const char *const known[] = {"type", "credentials", "credentials_file", NULL};
-    if (yt_expect_mapping(L, n, "config.Authorization") || yt_check_fields(L, n, "config.Authorization", known, NULL))
-        return -1;
-    a->type = "";
-    if (yt_string(L, yt_field(n, "type"), &a->type) || yt_string(L, yt_field(n, "credentials"), &a->credentials) ||
-        yt_string(L, yt_field(n, "credentials_file"), &a->credentials_file))
-        return -1;
-    if (a->credentials && !*a->credentials) a->credentials = NULL;
-    if (a->credentials_file && !*a->credentials_file) a->credentials_file = NULL;
-    a->credentials_file = yt_join_dir(L, a->credentials_file);
-    return 0;
-}
-
-/* tls_config, with promtool's pairing check of certificate and key. */
-static int decode_tls(yt_loader *L, const yt_node *n, config_tls *t) {
-    static const char *const known[] = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify",
-                                        "min_version", "max_version", NULL};
-    static const char *const unsupported[] = {"ca", "cert", "key", NULL};
-    if (!n || n->kind == YT_NULL) return 0;
-    if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, unsupported))
-        return -1;
-    if (yt_string(L, yt_field(n, "ca_file"), &t->ca_file) || yt_string(L, yt_field(n, "cert_file"), &t->cert_file) ||
-        yt_string(L, yt_field(n, "key_file"), &t->key_file) ||
-        yt_string(L, yt_field(n, "server_name"), &t->server_name) ||
-        yt_bool(L, yt_field(n, "insecure_skip_verify"), &t->insecure_skip_verify))
-        return -1;
-    static const char *const versions[] = {"TLS10", "TLS11", "TLS12", "TLS13"};
-    const char *names[2] = {"min_version", "max_version"};
-    const char **targets[2] = {&t->min_version, &t->max_version};
-    for (int i = 0; i < 2; i++) {
-        const yt_node *v = yt_field(n, names[i]);
-        if (yt_string(L, v, targets[i])) return -1;
-        if (*targets[i] && !yt_in_list(*targets[i], versions, 4))
-            return yt_fail(L, v, "unknown TLS version: %s", *targets[i]);
-    }
-    const char **files[3] = {&t->ca_file, &t->cert_file, &t->key_file};
-    for (int i = 0; i < 3; i++)
-        if (*files[i] && !**files[i]) *files[i] = NULL;
-    char q[YT_QUOTE_MAX];
-    if (t->cert_file && !t->key_file)
-        return yt_fail(L, yt_field(n, "cert_file"), "client cert file %s specified without client key file",
-                       yt_quote(q, sizeof q, t->cert_file));
-    if (t->key_file && !t->cert_file)
-        return yt_fail(L, yt_field(n, "key_file"), "client key file %s specified without client cert file",
-                       yt_quote(q, sizeof q, t->key_file));
-    t->ca_file = yt_join_dir(L, t->ca_file);
-    t->cert_file = yt_join_dir(L, t->cert_file);
-    t->key_file = yt_join_dir(L, t->key_file);
-    return 0;
-}
-
-/* proxy_url: scheme http, https or socks5 and a host. */
-static int check_proxy_url(yt_loader *L, const yt_node *at, const char *u) {
-    char q[YT_QUOTE_MAX];
-    yt_quote(q, sizeof q, u);
-    const char *colon = strstr(u, "://");
-    if (!colon || colon == u) return yt_fail(L, at, "parse %s: missing protocol scheme", q);
-    size_t slen = (size_t)(colon - u);
-    if (!((slen == 4 && !strncasecmp(u, "http", 4)) || (slen == 5 && !strncasecmp(u, "https", 5)) ||
-          (slen == 6 && !strncasecmp(u, "socks5", 6))))
-        return yt_fail(L, at, "proxy_url %s: scheme must be http, https or socks5", q);
-    const char *host = colon + 3, *end = host + strcspn(host, "/?#");
-    const char *at_sign = memchr(host, '@', (size_t)(end - host));
-    if (at_sign) host = at_sign + 1;
-    if (host == end) return yt_fail(L, at, "proxy_url %s has no host", q);
-    for (const char *p = host; p < end; p++)
-        if (*p == ' ' || (unsigned char)*p < 0x20)
-            return yt_fail(L, at, "parse %s: invalid character \"%c\" in host name", q, *p == ' ' ? ' ' : '?');
-    return 0;
-}
+/* basic_auth, authorization, tls_config and proxy_url are read by
+ * ingest/config.c's decoders, shared with scrape configs. */
 
 int receiver_http_decode(yt_loader *L, const yt_node *n, receiver_http *h) {
     static const char *const known[] = {"basic_auth", "authorization", "bearer_token", "bearer_token_file",
@@ -586,20 +503,20 @@ int receiver_http_decode(yt_loader *L, const yt_node *n, receiver_http *h) {
     config_authorization *auth = NULL;
     if (ba_node && ba_node->kind != YT_NULL) {
         ba = yt_alloc(L->arena, sizeof *ba);
-        if (decode_basic_auth(L, ba_node, ba)) return -1;
+        if (config_decode_basic_auth(L, ba_node, ba)) return -1;
     }
     if (auth_node && auth_node->kind != YT_NULL) {
         auth = yt_alloc(L->arena, sizeof *auth);
-        if (decode_authorization(L, auth_node, auth)) return -1;
+        if (config_decode_authorization(L, auth_node, auth)) return -1;
     }
     if (yt_string(L, bt, &bearer) || yt_string(L, btf, &bearer_file)) return -1;
     if (bearer && !*bearer) bearer = NULL;
     if (bearer_file && !*bearer_file) bearer_file = NULL;
-    if (decode_tls(L, yt_field(n, "tls_config"), &h->tls)) return -1;
+    if (config_decode_tls(L, yt_field(n, "tls_config"), &h->tls)) return -1;
     const yt_node *proxy = yt_field(n, "proxy_url");
     if (yt_string(L, proxy, &h->proxy_url)) return -1;
     if (h->proxy_url && !*h->proxy_url) h->proxy_url = NULL;
-    if (h->proxy_url && check_proxy_url(L, proxy, h->proxy_url)) return -1;
+    if (h->proxy_url && config_check_proxy_url(L, proxy, h->proxy_url)) return -1;
     if (yt_bool(L, yt_field(n, "follow_redirects"), &h->follow_redirects) ||
         yt_bool(L, yt_field(n, "enable_http2"), &h->enable_http2))
         return -1;

@@ -800,11 +800,7 @@ static int sleep_until(group_rt *g, int64_t until) {
         int64_t now = wall_ms();
         if (now >= until) break;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = until - now;
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        deadline_after_ms(&ts, until - now);
         pthread_cond_timedwait(&g->wake, &g->wake_mu, &ts);
     }
     int stop = g->stop;

@@ -196,60 +196,60 @@ static int check_config_cmd(int argc, char **argv) {
     return failed;
 }
 
+/* Runs one file checker over every FILE argument of a command without
+ * flags of its own; returns the exit status (2 for bad usage). */
+static int for_each_file(const char *name, const char *usage, const char *summary, const char *help,
+                         int (*check)(const char *path), int argc, char **argv) {
+    flag_def flags[] = {{0}};
+    command cmd = {name, usage, summary, help, flags, 1, 4096};
+    if (argc > 4096) {
+        fprintf(stderr, "promlite %s: too many arguments\n", name);
+        return 2;
+    }
+    char *pos[4100];
+    int npos;
+    int rc = flags_parse(&cmd, argc, argv, pos, &npos);
+    if (rc) return rc == 1 ? 0 : 2;
+    int failed = 0;
+    for (int i = 0; i < npos; i++) failed |= check(pos[i]);
+    if (fflush(stdout) != 0) failed = 1;
+    return failed;
+}
+
+/* One web config file, as `promtool check web-config` prints it. */
+static int check_web_config_file(const char *path) {
+    web_security *sec;
+    errbuf err;
+    if (webconfig_load(path, &sec, &err)) {
+        fprintf(stderr, "%s FAILED: %s\n", path, err.msg);
+        return 1;
+    }
+    printf("%s SUCCESS\n", path);
+    webconfig_free(sec);
+    return 0;
+}
+
 /* `check web-config FILE...`, as `promtool check web-config`: each file
  * loaded as `server --web.config.file` would load it (certificates and
  * keys are checked when the server starts). */
 static int check_web_config_cmd(int argc, char **argv) {
-    flag_def flags[] = {{0}};
-    command cmd = {"check web-config", "WEB-CONFIG-FILE...", "Check if the web config files are valid or not.",
-                   "Loads each file as `promlite server --web.config.file` will (docs/security.md) and reports\n"
-                   "the first problem as FILE:LINE:COL: reason.  Exits 0 when every file is valid, 1 otherwise.",
-                   flags, 1, 4096};
-    if (argc > 4096) {
-        fprintf(stderr, "promlite check web-config: too many arguments\n");
-        return 2;
-    }
-    char *pos[4100];
-    int npos;
-    int rc = flags_parse(&cmd, argc, argv, pos, &npos);
-    if (rc) return rc == 1 ? 0 : 2;
-    int failed = 0;
-    for (int i = 0; i < npos; i++) {
-        web_security *sec;
-        errbuf err;
-        if (webconfig_load(pos[i], &sec, &err)) {
-            fprintf(stderr, "%s FAILED: %s\n", pos[i], err.msg);
-            failed = 1;
-            continue;
-        }
-        printf("%s SUCCESS\n", pos[i]);
-        webconfig_free(sec);
-    }
-    return failed;
+    return for_each_file("check web-config", "WEB-CONFIG-FILE...", "Check if the web config files are valid or not.",
+                         "Loads each file as `promlite server --web.config.file` will (docs/security.md) and reports\n"
+                         "the first problem as FILE:LINE:COL: reason.  Exits 0 when every file is valid, 1 otherwise.",
+                         check_web_config_file, argc, argv);
 }
 
 /* `check rules FILE...`, as `promtool check rules`: every problem of each
  * file, as FILE:LINE:COL: group "g", rule N, "name": reason. */
+static int check_rule_file_alone(const char *path) { return check_rule_file(path, ""); }
+
 static int check_rules_cmd(int argc, char **argv) {
-    flag_def flags[] = {{0}};
-    command cmd = {"check rules", "RULE-FILE...", "Check if the rule files are valid or not.",
-                   "Loads each file as the server loads rule_files (Prometheus's rule file format, see\n"
-                   "docs/alerting.md) and lists every problem as FILE:LINE:COL: group \"G\", rule N, \"NAME\": reason:\n"
-                   "YAML, unknown keys, expressions that do not parse, invalid names and labels, templates\n"
-                   "that do not parse.  Exits 0 when every file is valid, 1 otherwise.",
-                   flags, 1, 4096};
-    if (argc > 4096) {
-        fprintf(stderr, "promlite check rules: too many arguments\n");
-        return 2;
-    }
-    char *pos[4100];
-    int npos;
-    int rc = flags_parse(&cmd, argc, argv, pos, &npos);
-    if (rc) return rc == 1 ? 0 : 2;
-    int failed = 0;
-    for (int i = 0; i < npos; i++) failed |= check_rule_file(pos[i], "");
-    if (fflush(stdout) != 0) failed = 1;
-    return failed;
+    return for_each_file("check rules", "RULE-FILE...", "Check if the rule files are valid or not.",
+                         "Loads each file as the server loads rule_files (Prometheus's rule file format, see\n"
+                         "docs/alerting.md) and lists every problem as FILE:LINE:COL: group \"G\", rule N, \"NAME\": "
+                         "reason:\nYAML, unknown keys, expressions that do not parse, invalid names and labels, "
+                         "templates\nthat do not parse.  Exits 0 when every file is valid, 1 otherwise.",
+                         check_rule_file_alone, argc, argv);
 }
 
 int cmd_check(int argc, char **argv) {

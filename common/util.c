@@ -240,6 +240,17 @@ const char *human_bytes(double bytes, char *out, size_t outlen) {
     return out;
 }
 
+void deadline_after_ms(struct timespec *ts, int64_t ms) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    if (ms < 0) ms = 0;
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 double mono_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -75,6 +75,11 @@ char *read_small_file(const char *path, size_t max, size_t *len);
 /* Formats a byte count as "1.5 MiB" into out. */
 const char *human_bytes(double bytes, char *out, size_t outlen);
 
+/* The CLOCK_REALTIME time ms milliseconds from now, as
+ * pthread_cond_timedwait() takes its deadline. */
+struct timespec;
+void deadline_after_ms(struct timespec *ts, int64_t ms);
+
 /* Monotonic clock in seconds and process CPU time (user+system) in seconds. */
 double mono_seconds(void);
 double cpu_seconds(void);

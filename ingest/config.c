@@ -68,7 +68,7 @@ static int decode_global(yt_loader *L, const yt_node *n, config_global *g) {
     return 0;
 }
 
-static int decode_basic_auth(yt_loader *L, const yt_node *n, config_basic_auth *ba) {
+int config_decode_basic_auth(yt_loader *L, const yt_node *n, config_basic_auth *ba) {
     static const char *const known[] = {"username", "password", "password_file", NULL};
     if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, NULL)) return -1;
     ba->username = "";
@@ -83,7 +83,7 @@ static int decode_basic_auth(yt_loader *L, const yt_node *n, config_basic_auth *
     return 0;
 }
 
-static int decode_authorization(yt_loader *L, const yt_node *n, config_authorization *a) {
+int config_decode_authorization(yt_loader *L, const yt_node *n, config_authorization *a) {
     static const char *const known[] = {"type", "credentials", "credentials_file", NULL};
     if (yt_expect_mapping(L, n, "config.Authorization") || yt_check_fields(L, n, "config.Authorization", known, NULL))
         return -1;
@@ -97,11 +97,14 @@ static int decode_authorization(yt_loader *L, const yt_node *n, config_authoriza
     return 0;
 }
 
-static int decode_tls(yt_loader *L, const yt_node *n, config_tls *t) {
+int config_decode_tls(yt_loader *L, const yt_node *n, config_tls *t) {
     static const char *const known[] = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify",
                                         "min_version", "max_version", NULL};
-    if (!n) return 0;
-    if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, NULL)) return -1;
+    /* Inline PEM (prometheus/common 0.38+) is not read by promlite. */
+    static const char *const unsupported[] = {"ca", "cert", "key", NULL};
+    if (!n || n->kind == YT_NULL) return 0;
+    if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, unsupported))
+        return -1;
     if (yt_string(L, yt_field(n, "ca_file"), &t->ca_file) ||
         yt_string(L, yt_field(n, "cert_file"), &t->cert_file) ||
         yt_string(L, yt_field(n, "key_file"), &t->key_file) ||
@@ -138,7 +141,7 @@ static int decode_tls(yt_loader *L, const yt_node *n, config_tls *t) {
  * socks5.  Go's url.Parse is looser (it takes "foo" as a relative URL,
  * which then fails at scrape time); the messages follow Go's where both
  * refuse. */
-static int check_proxy_url(yt_loader *L, const yt_node *at, const char *u) {
+int config_check_proxy_url(yt_loader *L, const yt_node *at, const char *u) {
     char q[YT_QUOTE_MAX];
     yt_quote(q, sizeof q, u);
     const char *colon = strstr(u, "://");
@@ -343,20 +346,20 @@ static int decode_http_client(yt_loader *L, const yt_node *n, config_scrape *sc)
     config_authorization *auth = NULL;
     if (ba_node && ba_node->kind != YT_NULL) {
         ba = yt_alloc(L->arena, sizeof *ba);
-        if (decode_basic_auth(L, ba_node, ba)) return -1;
+        if (config_decode_basic_auth(L, ba_node, ba)) return -1;
     }
     if (auth_node && auth_node->kind != YT_NULL) {
         auth = yt_alloc(L->arena, sizeof *auth);
-        if (decode_authorization(L, auth_node, auth)) return -1;
+        if (config_decode_authorization(L, auth_node, auth)) return -1;
     }
     if (yt_string(L, bt, &bearer) || yt_string(L, btf, &bearer_file)) return -1;
     if (bearer && !*bearer) bearer = NULL;
     if (bearer_file && !*bearer_file) bearer_file = NULL;
-    if (decode_tls(L, yt_field(n, "tls_config"), &sc->tls)) return -1;
+    if (config_decode_tls(L, yt_field(n, "tls_config"), &sc->tls)) return -1;
     const yt_node *proxy = yt_field(n, "proxy_url");
     if (yt_string(L, proxy, &sc->proxy_url)) return -1;
     if (sc->proxy_url && !*sc->proxy_url) sc->proxy_url = NULL;
-    if (sc->proxy_url && check_proxy_url(L, proxy, sc->proxy_url)) return -1;
+    if (sc->proxy_url && config_check_proxy_url(L, proxy, sc->proxy_url)) return -1;
     if (yt_bool(L, yt_field(n, "follow_redirects"), &sc->follow_redirects) ||
         yt_bool(L, yt_field(n, "enable_http2"), &sc->enable_http2))
         return -1;

@@ -213,6 +213,17 @@ typedef struct {
 int config_add_targets(promlite_config *cfg, const char *job_name, const config_target_input *in, size_t n,
                        errbuf *err);
 
+/* The HTTP client settings prometheus/common's HTTPClientConfig has, as
+ * every configuration with an HTTP client reads them (scrape configs,
+ * receivers' http_config, alertmanagers): basic_auth, authorization,
+ * tls_config (with promtool's certificate/key pairing check) and a
+ * proxy_url.  File names are resolved against L->dir; strings live in
+ * L's arena.  Each returns 0, or -1 with L->err set. */
+int config_decode_basic_auth(yt_loader *L, const yt_node *n, config_basic_auth *ba);
+int config_decode_authorization(yt_loader *L, const yt_node *n, config_authorization *a);
+int config_decode_tls(yt_loader *L, const yt_node *n, config_tls *t);
+int config_check_proxy_url(yt_loader *L, const yt_node *at, const char *url);
+
 /* Finds a scrape config by job name; NULL when there is none. */
 const config_scrape *config_find_job(const promlite_config *cfg, const char *job_name);
 
