@@ -482,9 +482,8 @@ static int file_field(yt_loader *L, const yt_node *n, const char **out) {
 
 /* ------------------------------------------------------------ configuration: http_config */
 
-/* basic_auth, authorization, tls_config and proxy_url are read by
- * ingest/config.c's decoders, shared with scrape configs. */
-
+/* The fields themselves are read by ingest/config.c's HTTPClientConfig
+ * decoder, shared with scrape configs; here the keys are checked. */
 int receiver_http_decode(yt_loader *L, const yt_node *n, receiver_http *h) {
     static const char *const known[] = {"basic_auth", "authorization", "bearer_token", "bearer_token_file",
                                         "tls_config", "proxy_url", "follow_redirects", "enable_http2", NULL};
@@ -496,63 +495,7 @@ int receiver_http_decode(yt_loader *L, const yt_node *n, receiver_http *h) {
     if (!n || n->kind == YT_NULL) return 0;
     if (yt_expect_mapping(L, n, "config.plain") || yt_check_fields(L, n, "config.plain", known, unsupported))
         return -1;
-    const yt_node *ba_node = yt_field(n, "basic_auth"), *auth_node = yt_field(n, "authorization");
-    const yt_node *bt = yt_field(n, "bearer_token"), *btf = yt_field(n, "bearer_token_file");
-    const char *bearer = NULL, *bearer_file = NULL;
-    config_basic_auth *ba = NULL;
-    config_authorization *auth = NULL;
-    if (ba_node && ba_node->kind != YT_NULL) {
-        ba = yt_alloc(L->arena, sizeof *ba);
-        if (config_decode_basic_auth(L, ba_node, ba)) return -1;
-    }
-    if (auth_node && auth_node->kind != YT_NULL) {
-        auth = yt_alloc(L->arena, sizeof *auth);
-        if (config_decode_authorization(L, auth_node, auth)) return -1;
-    }
-    if (yt_string(L, bt, &bearer) || yt_string(L, btf, &bearer_file)) return -1;
-    if (bearer && !*bearer) bearer = NULL;
-    if (bearer_file && !*bearer_file) bearer_file = NULL;
-    if (config_decode_tls(L, yt_field(n, "tls_config"), &h->tls)) return -1;
-    const yt_node *proxy = yt_field(n, "proxy_url");
-    if (yt_string(L, proxy, &h->proxy_url)) return -1;
-    if (h->proxy_url && !*h->proxy_url) h->proxy_url = NULL;
-    if (h->proxy_url && config_check_proxy_url(L, proxy, h->proxy_url)) return -1;
-    if (yt_bool(L, yt_field(n, "follow_redirects"), &h->follow_redirects) ||
-        yt_bool(L, yt_field(n, "enable_http2"), &h->enable_http2))
-        return -1;
-
-    /* HTTPClientConfig.Validate, in its order. */
-    const yt_node *at_bearer = bt ? bt : btf;
-    if (bearer && bearer_file) return yt_fail(L, btf, "at most one of bearer_token & bearer_token_file must be configured");
-    if (ba && (bearer || bearer_file))
-        return yt_fail(L, at_bearer, "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured");
-    if (ba && ba->password && ba->password_file)
-        return yt_fail(L, yt_field(ba_node, "password_file"),
-                       "at most one of basic_auth password & password_file must be configured");
-    if (auth) {
-        if (bearer || bearer_file)
-            return yt_fail(L, auth_node, "authorization is not compatible with bearer_token & bearer_token_file");
-        if (auth->credentials && auth->credentials_file)
-            return yt_fail(L, yt_field(auth_node, "credentials_file"),
-                           "at most one of authorization credentials & credentials_file must be configured");
-        const char *t = auth->type;
-        while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
-        size_t tl = strlen(t);
-        while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\n' || t[tl - 1] == '\r')) tl--;
-        auth->type = tl ? yt_strndup(L->arena, t, tl) : "Bearer";
-        if (!strcasecmp(auth->type, "basic"))
-            return yt_fail(L, yt_field(auth_node, "type"),
-                           "authorization type cannot be set to \"basic\", use \"basic_auth\" instead");
-        if (ba) return yt_fail(L, auth_node, "at most one of basic_auth, oauth2 & authorization must be configured");
-    } else if (bearer || bearer_file) {
-        auth = yt_alloc(L->arena, sizeof *auth);
-        auth->type = "Bearer";
-        auth->credentials = bearer;
-        auth->credentials_file = yt_join_dir(L, bearer_file);
-    }
-    h->basic_auth = ba;
-    h->authorization = auth;
-    return 0;
+    return config_decode_http(L, n, h);
 }
 
 /* The http_config of an integration: its own, else the global one, else

@@ -103,14 +103,7 @@ const char *receiver_type_name(receiver_type t);
 /* http_config (prometheus/common's HTTPClientConfig), checked as its
  * Validate() does.  File names are resolved against the configuration's
  * folder. */
-typedef struct receiver_http {
-    const config_basic_auth *basic_auth;        /* NULL when not configured */
-    const config_authorization *authorization;  /* NULL when not configured (bearer_token becomes one) */
-    config_tls tls;
-    const char *proxy_url;                      /* NULL when not given */
-    int follow_redirects;                       /* default 1 */
-    int enable_http2;                           /* default 1 */
-} receiver_http;
+typedef config_http receiver_http;   /* follow_redirects, enable_http2 default 1 */
 
 /* The parts of Alertmanager's `global:` section that receivers inherit.
  * All NULL means Alertmanager's defaults. */

@@ -336,9 +336,7 @@ static int decode_params(yt_loader *L, const yt_node *n, config_scrape *sc) {
     return 0;
 }
 
-/* The HTTP client part of a scrape config (Prometheus's inlined
- * HTTPClientConfig), with HTTPClientConfig.Validate's checks in order. */
-static int decode_http_client(yt_loader *L, const yt_node *n, config_scrape *sc) {
+int config_decode_http(yt_loader *L, const yt_node *n, config_http *h) {
     const yt_node *ba_node = yt_field(n, "basic_auth"), *auth_node = yt_field(n, "authorization");
     const yt_node *bt = yt_field(n, "bearer_token"), *btf = yt_field(n, "bearer_token_file");
     const char *bearer = NULL, *bearer_file = NULL;
@@ -355,13 +353,13 @@ static int decode_http_client(yt_loader *L, const yt_node *n, config_scrape *sc)
     if (yt_string(L, bt, &bearer) || yt_string(L, btf, &bearer_file)) return -1;
     if (bearer && !*bearer) bearer = NULL;
     if (bearer_file && !*bearer_file) bearer_file = NULL;
-    if (config_decode_tls(L, yt_field(n, "tls_config"), &sc->tls)) return -1;
+    if (config_decode_tls(L, yt_field(n, "tls_config"), &h->tls)) return -1;
     const yt_node *proxy = yt_field(n, "proxy_url");
-    if (yt_string(L, proxy, &sc->proxy_url)) return -1;
-    if (sc->proxy_url && !*sc->proxy_url) sc->proxy_url = NULL;
-    if (sc->proxy_url && config_check_proxy_url(L, proxy, sc->proxy_url)) return -1;
-    if (yt_bool(L, yt_field(n, "follow_redirects"), &sc->follow_redirects) ||
-        yt_bool(L, yt_field(n, "enable_http2"), &sc->enable_http2))
+    if (yt_string(L, proxy, &h->proxy_url)) return -1;
+    if (h->proxy_url && !*h->proxy_url) h->proxy_url = NULL;
+    if (h->proxy_url && config_check_proxy_url(L, proxy, h->proxy_url)) return -1;
+    if (yt_bool(L, yt_field(n, "follow_redirects"), &h->follow_redirects) ||
+        yt_bool(L, yt_field(n, "enable_http2"), &h->enable_http2))
         return -1;
 
     const yt_node *at_bearer = bt ? bt : btf;
@@ -391,8 +389,22 @@ static int decode_http_client(yt_loader *L, const yt_node *n, config_scrape *sc)
         auth->credentials = bearer;
         auth->credentials_file = yt_join_dir(L, bearer_file);
     }
-    sc->basic_auth = ba;
-    sc->authorization = auth;
+    h->basic_auth = ba;
+    h->authorization = auth;
+    return 0;
+}
+
+/* The HTTP client part of a scrape config (Prometheus inlines
+ * HTTPClientConfig), whose defaults the caller has set. */
+static int decode_http_client(yt_loader *L, const yt_node *n, config_scrape *sc) {
+    config_http h = {.follow_redirects = sc->follow_redirects, .enable_http2 = sc->enable_http2};
+    if (config_decode_http(L, n, &h)) return -1;
+    sc->basic_auth = h.basic_auth;
+    sc->authorization = h.authorization;
+    sc->tls = h.tls;
+    sc->proxy_url = h.proxy_url;
+    sc->follow_redirects = h.follow_redirects;
+    sc->enable_http2 = h.enable_http2;
     return 0;
 }
 

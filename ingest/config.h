@@ -224,6 +224,21 @@ int config_decode_authorization(yt_loader *L, const yt_node *n, config_authoriza
 int config_decode_tls(yt_loader *L, const yt_node *n, config_tls *t);
 int config_check_proxy_url(yt_loader *L, const yt_node *at, const char *url);
 
+/* All of HTTPClientConfig's fields that promlite supports, read from the
+ * mapping n (whose keys the caller has checked: they may sit beside
+ * others, as in scrape configs), with HTTPClientConfig.Validate's checks
+ * in order; bearer_token(_file) becomes an authorization of type Bearer.
+ * Fields not given keep what *h holds (the caller's defaults). */
+typedef struct config_http {
+    const config_basic_auth *basic_auth;        /* NULL when not configured */
+    const config_authorization *authorization;  /* NULL when not configured */
+    config_tls tls;
+    const char *proxy_url;                      /* NULL when not given */
+    int follow_redirects;
+    int enable_http2;
+} config_http;
+int config_decode_http(yt_loader *L, const yt_node *n, config_http *h);
+
 /* Finds a scrape config by job name; NULL when there is none. */
 const config_scrape *config_find_job(const promlite_config *cfg, const char *job_name);
 
