@@ -42,6 +42,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "alert/template.h"
+#include "common/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -410,78 +411,11 @@ static size_t value_len(const tmpl_value *v) { return v->n; }
 
 /* ------------------------------------------------------------ UTF-8 */
 
-#define RUNE_ERROR 0xFFFDu
-
-/* Decodes one code point of s[0..n) as Go's utf8.DecodeRune: overlong
- * forms, surrogates and values past U+10FFFF are invalid.  Returns the
- * bytes consumed (1 for an invalid byte, with *cp = U+FFFD). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    unsigned c = s[0];
-    *cp = RUNE_ERROR;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t need;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; v = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; v = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; v = c & 0x07; min = 0x10000; }
-    else return 1;
-    if (n < need) return 1;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 1;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 1;
-    *cp = v;
-    return need;
-}
-
-/* Encodes a code point (invalid ones as U+FFFD); out needs 4 bytes. */
-static size_t utf8_encode(uint32_t cp, char *out) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = RUNE_ERROR;
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
+#define RUNE_ERROR UTF8_RUNE_ERROR
 
 static void buf_rune(buf *b, uint32_t cp) {
     char enc[4];
     buf_append(b, enc, utf8_encode(cp, enc));
-}
-
-static size_t utf8_count(const char *s, size_t n) {
-    size_t count = 0;
-    for (size_t i = 0; i < n; count++) {
-        uint32_t cp;
-        i += utf8_decode((const unsigned char *)s + i, n - i, &cp);
-    }
-    return count;
-}
-
-/* Byte length of the first max runes of s[0..n). */
-static size_t utf8_prefix(const char *s, size_t n, size_t max) {
-    size_t i = 0;
-    for (size_t k = 0; k < max && i < n; k++) {
-        uint32_t cp;
-        i += utf8_decode((const unsigned char *)s + i, n - i, &cp);
-    }
-    return i;
 }
 
 /* unicode.IsSpace. */

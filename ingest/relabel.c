@@ -34,6 +34,7 @@
  * like Go's strings.ToLower/ToUpper; invalid UTF-8 becomes U+FFFD as in Go.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "common/utf8.h"
 #include "ingest/relabel.h"
 
 #include <locale.h>
@@ -97,50 +98,6 @@ static const char *const action_names[] = {
     [RELABEL_DROPEQUAL] = "dropequal",
 };
 #define NACTIONS (sizeof action_names / sizeof action_names[0])
-
-/* Decodes one UTF-8 code point at s[0..n) the way Go's utf8.DecodeRune does:
- * overlong forms, surrogates and values past U+10FFFF are invalid.  Returns
- * the length consumed (1 for an invalid byte) and sets *cp (0xFFFD when
- * invalid). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    unsigned c = s[0];
-    *cp = 0xFFFD;
-    if (c < 0x80) { *cp = c; return 1; }
-    size_t need;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; v = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; v = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; v = c & 0x07; min = 0x10000; }
-    else return 1;
-    if (n < need) return 1;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 1;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 1;
-    *cp = v;
-    return need;
-}
-
-static size_t utf8_encode(uint32_t cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* Length of the run of "name" characters at s[0..n): Go's Expand takes the
  * longest run of Unicode letters, decimal digits and underscores.  ASCII is
