@@ -140,7 +140,8 @@ static int decode_route(yt_loader *L, am_ctx *c, const yt_node *n, am_route *par
     if (yt_string(L, yt_field(n, "receiver"), &r->receiver_name)) return -1;
     if (r->receiver_name && !*r->receiver_name) r->receiver_name = NULL;
     const yt_node *gb = yt_field(n, "group_by");
-    int has_group_by = gb && gb->kind != YT_NULL;
+    /* An empty list inherits too: Alertmanager keeps GroupBy nil then. */
+    int has_group_by = gb && gb->kind == YT_SEQUENCE && gb->n > 0;
     if (decode_label_names(L, gb, "group_by", &r->group_by, &r->ngroup_by, 1, &r->group_by_all)) return -1;
     if (!has_group_by) r->ngroup_by = (size_t)-1; /* inherit */
     if (yt_bool(L, yt_field(n, "continue"), &r->continue_matching)) return -1;

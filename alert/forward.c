@@ -70,6 +70,22 @@ static char *encode(const ruler_alert *a) {
     return (char *)b.data;
 }
 
+/* A secret given inline or in a file (read at each use, as Prometheus
+ * does, so a rotated secret is picked up); "" when neither is set or the
+ * file cannot be read (logged).  The result is the caller's to free. */
+static char *secret(const char *inline_value, const char *file) {
+    if (inline_value) return xstrndup(inline_value, strlen(inline_value));
+    if (!file) return xstrndup("", 0);
+    size_t len = 0;
+    char *s = read_small_file(file, 64u << 10, &len);
+    if (!s) {
+        fprintf(stderr, "promlite: alertmanagers: cannot read %s\n", file);
+        return xstrndup("", 0);
+    }
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ')) s[--len] = 0;
+    return s;
+}
+
 /* Posts one batch to one URL; returns 0 on a 2xx answer. */
 static int post(forwarder *f, const char *url, const am_forward *fw, const char *body, size_t len, char *why,
                 size_t whylen) {
@@ -77,10 +93,14 @@ static int post(forwarder *f, const char *url, const am_forward *fw, const char 
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, "Expect:");
     buf auth = {0};
-    if (fw->http.authorization && fw->http.authorization->credentials) {
-        buf_printf(&auth, "Authorization: %s %s", fw->http.authorization->type, fw->http.authorization->credentials);
+    char *password = NULL;
+    const config_authorization *az = fw->http.authorization;
+    if (az && (az->credentials || az->credentials_file)) {
+        char *cred = secret(az->credentials, az->credentials_file);
+        buf_printf(&auth, "Authorization: %s %s", az->type, cred);
         buf_append(&auth, "", 1);
         h = curl_slist_append(h, (const char *)auth.data);
+        free(cred);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -91,8 +111,9 @@ static int post(forwarder *f, const char *url, const am_forward *fw, const char 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (fw->http.basic_auth) {
+        password = secret(fw->http.basic_auth->password, fw->http.basic_auth->password_file);
         curl_easy_setopt(c, CURLOPT_USERNAME, fw->http.basic_auth->username);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, fw->http.basic_auth->password ? fw->http.basic_auth->password : "");
+        curl_easy_setopt(c, CURLOPT_PASSWORD, password);
     }
     if (fw->http.proxy_url) curl_easy_setopt(c, CURLOPT_PROXY, fw->http.proxy_url);
     if (fw->http.tls.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, fw->http.tls.ca_file);
@@ -110,6 +131,7 @@ static int post(forwarder *f, const char *url, const am_forward *fw, const char 
     curl_slist_free_all(h);
     buf_free(&auth);
     curl_easy_cleanup(c);
+    free(password);
     return rc == CURLE_OK && status / 100 == 2 ? 0 : -1;
 }
 

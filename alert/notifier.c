@@ -38,6 +38,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "alert/notifier.h"
 #include "common/timeutil.h"
 #include "web/json.h"
@@ -144,6 +146,8 @@ struct notifier {
     unsigned nworkers;
     int64_t last_gc;
     silence_ids silenced;       /* scratch of silenced_by */
+    int64_t started_at;
+    int unsaved;                /* some alert records failed to be written */
 };
 
 static int64_t wall_ms(void) {
@@ -229,6 +233,7 @@ static label *labels_from_json(json_t *o, size_t *n, int annotations, errbuf *er
         }
         const char *s = json_string_value(v);
         size_t kl = strlen(k), sl = json_string_length(v);
+        if (!annotations && sl == 0) continue; /* Alertmanager's removeEmptyLabels */
         if (!annotations && !label_name_valid(k, kl)) {
             free(tmp);
             return errf(err, "invalid label set: invalid name \"%s\"", k), NULL;
@@ -268,8 +273,10 @@ static void persist_alerts(notifier *n, nalert **changed, size_t nchanged, const
         ch[nchanged + i] = (tsdb_kv_change){NS_ALERTS, keys[nchanged + i], 16, NULL, 0};
     }
     errbuf err;
-    if (tsdb_kv_write(n->o.db, ch, nchanged + ndeleted, &err))
-        fprintf(stderr, "promlite: notifier: cannot store alerts: %s\n", err.msg);
+    if (tsdb_kv_write(n->o.db, ch, nchanged + ndeleted, &err)) {
+        fprintf(stderr, "promlite: notifier: cannot store alerts (tried again within a minute): %s\n", err.msg);
+        n->unsaved = 1;
+    }
     for (size_t i = 0; i < nchanged; i++) free(vals[i]);
     free(vals);
     free(keys);
@@ -372,6 +379,14 @@ static uint64_t *fps_from_json(json_t *a, size_t *n) {
     return v;
 }
 
+/* The record key of a log entry: group keys hold whole label sets and may
+ * be longer than a record key may be, so records are keyed by a 128-bit
+ * hash of the log key, which the record holds in full. */
+static void log_record_key(const char *key, char out[33]) {
+    XXH128_hash_t h = XXH3_128bits(key, strlen(key));
+    snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
+}
+
 /* Records what an integration was told, in memory and in storage (a
  * storage failure is logged: the notification happened either way). */
 static void log_record(notifier *n, const char *key, int64_t ts, const uint64_t *firing, size_t nfiring,
@@ -402,13 +417,16 @@ static void log_record(notifier *n, const char *key, int64_t ts, const uint64_t 
     if (nresolved) memcpy(e->resolved, resolved, nresolved * sizeof *resolved);
     e->nresolved = nresolved;
     json_t *o = json_object();
+    json_object_set_new(o, "key", json_string(key));
     json_object_set_new(o, "ts", json_integer(ts));
     json_object_set_new(o, "firing", fps_json(firing, nfiring));
     json_object_set_new(o, "resolved", fps_json(resolved, nresolved));
     char *v = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     errbuf err;
-    if (tsdb_kv_put(n->o.db, NS_NFLOG, key, strlen(key), v, strlen(v), &err))
+    char rk[33];
+    log_record_key(key, rk);
+    if (tsdb_kv_put(n->o.db, NS_NFLOG, rk, 32, v, strlen(v), &err))
         fprintf(stderr, "promlite: notifier: cannot store the notification log: %s\n", err.msg);
     free(v);
 }
@@ -639,6 +657,15 @@ static void flush(notifier *n, agroup *g, int64_t now) {
         sel[nsel++] = a;
     }
     buf_free(&ids);
+    if (!nsel) {
+        /* Everything is muted: Alertmanager's pipeline stops here, and the
+         * log keeps what each receiver was last told, so lifting the mute
+         * does not page again before repeat_interval. */
+        g->has_flushed = 1;
+        g->next_flush = now + g->route->group_interval_ms;
+        free(sel);
+        return;
+    }
     qsort(sel, nsel, sizeof *sel, cmp_alerts);
     uint64_t *firing = xcalloc(nsel ? nsel : 1, sizeof *firing), *resolved = xcalloc(nsel ? nsel : 1, sizeof *resolved);
     size_t nf = 0, nr = 0;
@@ -717,14 +744,22 @@ static void gc(notifier *n, int64_t now) {
         n->alerts[keep++] = a;
     }
     n->nalerts = keep;
-    persist_alerts(n, NULL, 0, deleted, ndel);
+    if (n->unsaved) {
+        /* A write failed: write every alert again (and the deletions). */
+        n->unsaved = 0;
+        persist_alerts(n, n->alerts, n->nalerts, deleted, ndel);
+    } else {
+        persist_alerts(n, NULL, 0, deleted, ndel);
+    }
     free(deleted);
     keep = 0;
     for (size_t i = 0; i < n->nlog; i++) {
         nflog_entry *e = n->log[i];
         if (now - e->ts > NFLOG_RETENTION_MS) {
             errbuf err;
-            tsdb_kv_delete(n->o.db, NS_NFLOG, e->key, strlen(e->key), &err);
+            char rk[33];
+            log_record_key(e->key, rk);
+            tsdb_kv_delete(n->o.db, NS_NFLOG, rk, 32, &err);
             log_entry_free(e);
             continue;
         }
@@ -913,6 +948,9 @@ static void run_delivery(notifier *n, delivery *d, int64_t now) {
     receiver_outcome out = {.ok = 1};
     double seconds = 0;
     if (!d->nothing_to_send) attempt(n, d, &out, &seconds);
+    /* The backoff counts from the end of the attempt (which may have
+     * taken its whole timeout); manual mode keeps the caller's clock. */
+    if (!n->o.manual) now = wall_ms();
     pthread_mutex_lock(&n->mu);
     d->attempts++;
     d->in_flight = 0;
@@ -1052,6 +1090,52 @@ static unsigned json_error(buf *out, unsigned status, const char *msg) {
     return status;
 }
 
+/* One postable alert, checked as Alertmanager's Alert.Validate, with its
+ * defaults (startsAt now, endsAt resolve_timeout ahead as a timeout).
+ * NULL with err set when it is not valid. */
+static nalert *decode_postable(json_t *o, int64_t now, int64_t resolve_timeout, errbuf *err) {
+    if (!json_is_object(o)) return errf(err, "each alert must be a JSON object"), NULL;
+    nalert *x = xcalloc(1, sizeof *x);
+    json_t *an = json_object_get(o, "annotations");
+    const char *times[2] = {json_string_value(json_object_get(o, "startsAt")),
+                            json_string_value(json_object_get(o, "endsAt"))};
+    int64_t *dst[2] = {&x->starts_at, &x->ends_at};
+    json_t *l = json_object_get(o, "labels");
+    if (json_is_null(l)) l = NULL;
+    if (l && !(x->labels = labels_from_json(l, &x->nlabels, 0, err))) goto bad;
+    if (!x->nlabels) {
+        errf(err, "at least one label pair required");
+        goto bad;
+    }
+    if (an && !json_is_null(an)) {
+        if (!(x->annotations = labels_from_json(an, &x->nannotations, 1, err))) goto bad;
+    } else {
+        x->annotations = labels_dup(NULL, 0);
+    }
+    for (int k = 0; k < 2; k++)
+        if (times[k] && *times[k] && strncmp(times[k], "0001-01-01T00:00:00", 19) && parse_time(times[k], dst[k])) {
+            errf(err, "invalid %s: %s", k ? "endsAt" : "startsAt", times[k]);
+            goto bad;
+        }
+    if (!x->starts_at) x->starts_at = x->ends_at ? x->ends_at : now;
+    if (x->ends_at && x->ends_at < x->starts_at) {
+        errf(err, "start time must be before end time");
+        goto bad;
+    }
+    if (!x->ends_at) {
+        x->timeout = 1;
+        x->ends_at = now + resolve_timeout;
+    }
+    const char *gu = json_string_value(json_object_get(o, "generatorURL"));
+    x->generator_url = gu ? xstrndup(gu, strlen(gu)) : NULL;
+    x->updated_at = now;
+    x->fp = am_fingerprint(x->labels, x->nlabels);
+    return x;
+bad:
+    nalert_free(x);
+    return NULL;
+}
+
 unsigned notifier_post_json(notifier *n, const char *body, size_t len, int64_t now, buf *out) {
     json_error_t je;
     json_t *root = json_loadb(body, len, 0, &je);
@@ -1066,64 +1150,31 @@ unsigned notifier_post_json(notifier *n, const char *body, size_t len, int64_t n
     pthread_mutex_lock(&n->mu);
     int64_t resolve_timeout = n->cfg ? n->cfg->cfg->resolve_timeout_ms : 5 * 60000;
     pthread_mutex_unlock(&n->mu);
-    errbuf err;
-    unsigned status = 200;
-    for (size_t i = 0; i < count && status == 200; i++) {
-        json_t *o = json_array_get(root, i);
-        nalert *x = xcalloc(1, sizeof *x);
-        in[i] = x;
-        if (!json_is_object(o)) {
-            status = json_error(out, 400, "each alert must be a JSON object");
-            break;
+    /* Alertmanager stores the valid alerts of a batch and answers 400
+     * listing the others' problems, joined with "; ". */
+    buf problems = {0};
+    size_t nvalid = 0;
+    for (size_t i = 0; i < count; i++) {
+        errbuf err;
+        nalert *x = decode_postable(json_array_get(root, i), now, resolve_timeout, &err);
+        if (!x) {
+            if (problems.len) buf_append(&problems, "; ", 2);
+            buf_append(&problems, err.msg, strlen(err.msg));
+            continue;
         }
-        json_t *l = json_object_get(o, "labels");
-        if (!l || !json_object_size(l)) {
-            status = json_error(out, 400, "at least one label pair required");
-            break;
-        }
-        if (!(x->labels = labels_from_json(l, &x->nlabels, 0, &err))) {
-            status = json_error(out, 400, err.msg);
-            break;
-        }
-        json_t *an = json_object_get(o, "annotations");
-        if (an && !json_is_null(an) && !(x->annotations = labels_from_json(an, &x->nannotations, 1, &err))) {
-            status = json_error(out, 400, err.msg);
-            break;
-        }
-        if (!x->annotations) x->annotations = labels_dup(NULL, 0);
-        const char *times[2] = {json_string_value(json_object_get(o, "startsAt")),
-                                json_string_value(json_object_get(o, "endsAt"))};
-        int64_t *dst[2] = {&x->starts_at, &x->ends_at};
-        for (int k = 0; k < 2; k++)
-            if (times[k] && *times[k] && strcmp(times[k], "0001-01-01T00:00:00Z") && parse_time(times[k], dst[k])) {
-                snprintf(err.msg, sizeof err.msg, "invalid %s: %s", k ? "endsAt" : "startsAt", times[k]);
-                status = json_error(out, 400, err.msg);
-            }
-        if (status != 200) break;
-        if (x->starts_at && x->ends_at && x->ends_at < x->starts_at) {
-            status = json_error(out, 400, "start time must be before end time");
-            break;
-        }
-        const char *gu = json_string_value(json_object_get(o, "generatorURL"));
-        x->generator_url = gu ? xstrndup(gu, strlen(gu)) : NULL;
-        x->updated_at = now;
-        if (!x->starts_at) x->starts_at = x->ends_at ? x->ends_at : now;
-        if (!x->ends_at) {
-            x->timeout = 1;
-            x->ends_at = now + resolve_timeout;
-        }
-        x->fp = am_fingerprint(x->labels, x->nlabels);
+        in[nvalid++] = x;
     }
     json_decref(root);
-    if (status != 200) {
-        for (size_t i = 0; i < count; i++) nalert_free(in[i]);
-        free(in);
-        return status;
-    }
     pthread_mutex_lock(&n->mu);
-    put_alerts(n, in, count, now);
+    if (nvalid) put_alerts(n, in, nvalid, now);
     pthread_mutex_unlock(&n->mu);
     free(in);
+    if (problems.len) {
+        buf_append(&problems, "", 1);
+        json_error(out, 400, (const char *)problems.data);
+        buf_free(&problems);
+        return 400;
+    }
     return 200;
 }
 
@@ -1245,7 +1296,7 @@ void notifier_status_json(notifier *n, int64_t now, buf *out) {
                "{\"cluster\":{\"peers\":[],\"status\":\"disabled\"},\"config\":{\"original\":\"%s\"},"
                "\"uptime\":",
                routed ? "# the alerting section of promlite's configuration" : "");
-    json_time(out, n->last_gc ? n->last_gc : wall_ms());
+    json_time(out, n->started_at);
     /* amtool compares the version with its own and warns unless it is
      * 0.25.0: promlite answers as the Alertmanager it follows. */
     buf_printf(out, ",\"versionInfo\":{\"branch\":\"promlite\",\"buildDate\":\"\",\"buildUser\":\"\","
@@ -1326,13 +1377,24 @@ static int load_alert(void *ctx, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
+static int cmp_log_entries(const void *a, const void *b) {
+    return strcmp((*(nflog_entry *const *)a)->key, (*(nflog_entry *const *)b)->key);
+}
+
 static int load_log(void *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
     notifier *n = ctx;
+    (void)key;
+    (void)klen;
     json_error_t je;
     json_t *o = json_loadb(val, vlen, 0, &je);
-    if (!o) return 0;
+    const char *full = json_string_value(json_object_get(o, "key"));
+    if (!o || !full) {
+        fprintf(stderr, "promlite: notifier: skipping a damaged notification log record\n");
+        json_decref(o);
+        return 0;
+    }
     nflog_entry *e = xcalloc(1, sizeof *e);
-    e->key = xstrndup(key, klen);
+    e->key = xstrndup(full, strlen(full));
     e->ts = json_ms(o, "ts");
     e->firing = fps_from_json(json_object_get(o, "firing"), &e->nfiring);
     e->resolved = fps_from_json(json_object_get(o, "resolved"), &e->nresolved);
@@ -1341,7 +1403,7 @@ static int load_log(void *ctx, const void *key, size_t klen, const void *val, si
         n->caplog = n->caplog ? n->caplog * 2 : 64;
         n->log = xrealloc(n->log, n->caplog * sizeof *n->log);
     }
-    n->log[n->nlog++] = e; /* records come in key order */
+    n->log[n->nlog++] = e; /* sorted by key once all are read */
     return 0;
 }
 
@@ -1357,12 +1419,18 @@ int notifier_open(const notifier_options *o, notifier **out, errbuf *err) {
     const char *ua = o->user_agent ? o->user_agent : "promlite";
     n->user_agent = xstrndup(ua, strlen(ua));
     pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->wake, NULL);
-    pthread_cond_init(&n->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->wake, &ca);
+    pthread_cond_init(&n->work, &ca);
+    pthread_condattr_destroy(&ca);
     if (tsdb_kv_each(o->db, NS_ALERTS, load_alert, n, err) || tsdb_kv_each(o->db, NS_NFLOG, load_log, n, err)) {
         notifier_close(n);
         return -1;
     }
+    qsort(n->log, n->nlog, sizeof *n->log, cmp_log_entries);
+    n->started_at = wall_ms();
     n->last_gc = o->manual ? 0 : wall_ms();
     if (!o->manual) {
         n->has_dispatcher = pthread_create(&n->dispatcher, NULL, dispatcher_thread, n) == 0;

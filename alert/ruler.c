@@ -160,6 +160,7 @@ typedef struct group_rt {
     int has_thread;
     uint64_t evaluations, failures, missed;
     int should_restore;
+    ref_set orphans;            /* series of rules a reload removed: stale at the next evaluation */
     int64_t last_eval_ms;
     double eval_seconds;
 } group_rt;
@@ -174,6 +175,7 @@ struct ruler {
     group_rt **groups;
     size_t ngroups;
     rule_set *set;
+    int loaded;                 /* the first ruler_apply is done */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -688,17 +690,22 @@ static void restore_for_state(group_rt *g, int64_t ts) {
         fprintf(stderr, "promlite: rules: group %s: cannot restore alert state: %s\n", g->def->name, err.msg);
         rd = NULL;
     }
-    pthread_mutex_lock(&g->lock);
+    /* Only this group's thread changes its alerts, so they are read here
+     * without the lock, which is taken only to publish changes: the API
+     * is not held up by storage reads. */
     for (size_t i = 0; i < g->nrules; i++) {
         rule_rt *rr = &g->rules[i];
         if (rr->def->kind != RULE_ALERTING) continue;
         int64_t hold = rr->def->for_ms;
         if (hold < r->o.for_grace_period_ms || !rd) {
+            pthread_mutex_lock(&g->lock);
             rr->restored = 1;
+            pthread_mutex_unlock(&g->lock);
             continue;
         }
         for (size_t j = 0; j < rr->nactive; j++) {
             active_alert *al = rr->active[j];
+            if (al->state == ALERT_INACTIVE) continue;
             /* The alert's ALERTS_FOR_STATE series: its labels and the name. */
             size_t nm = al->labels.n + 1;
             matcher *m = xcalloc(nm, sizeof *m);
@@ -732,12 +739,37 @@ static void restore_for_state(group_rt *g, int64_t ts) {
             } else {
                 active_at += ts - down_at;
             }
+            pthread_mutex_lock(&g->lock);
             al->active_at = active_at;
+            pthread_mutex_unlock(&g->lock);
         }
+        pthread_mutex_lock(&g->lock);
         rr->restored = 1;
+        pthread_mutex_unlock(&g->lock);
     }
-    pthread_mutex_unlock(&g->lock);
     if (rd) tsdb_reader_close(rd);
+}
+
+/* Staleness markers for the series of rules a reload removed (Prometheus's
+ * staleSeries), except those a rule of this group wrote just now (a rule
+ * renamed into another's series). */
+static void write_orphans_stale(group_rt *g, tsdb_appender *app, int64_t ts) {
+    union {
+        uint64_t u;
+        double d;
+    } stale = {STALE_NAN_BITS};
+    refs_finish(&g->orphans);
+    for (size_t i = 0; i < g->orphans.n; i++) {
+        int written = 0;
+        for (size_t k = 0; k < g->nrules && !written; k++) written = refs_has(&g->rules[k].prev, g->orphans.v[i]);
+        if (!written) tsdb_appender_add(app, g->orphans.v[i], ts, stale.d);
+    }
+    errbuf err;
+    if (tsdb_appender_commit(app, NULL, &err))
+        fprintf(stderr, "promlite: rules: group %s: cannot mark removed rules' series stale: %s\n", g->def->name,
+                err.msg);
+    free(g->orphans.v);
+    g->orphans = (ref_set){0};
 }
 
 /* One evaluation of the whole group at ts (the slot's time). */
@@ -747,6 +779,7 @@ static void eval_group(group_rt *g, int64_t ts) {
     double t0 = mono_seconds();
     tsdb_appender *app = tsdb_appender_new(g->r->o.db);
     for (size_t i = 0; i < g->nrules; i++) eval_rule(g, &g->rules[i], app, ts);
+    if (g->orphans.n) write_orphans_stale(g, app, ts);
     tsdb_appender_free(app);
     pthread_mutex_lock(&g->lock);
     g->evaluations++;
@@ -793,12 +826,14 @@ static int64_t group_offset(const group_rt *g) {
 }
 
 /* Sleeps until wall-clock time `until` (ms) or a stop request; returns 1
- * when asked to stop. */
+ * when asked to stop.  The waits are on the monotonic clock; should the
+ * wall clock step back by more than an interval, the sleep ends early and
+ * the caller finds `until` far ahead and resynchronises. */
 static int sleep_until(group_rt *g, int64_t until) {
     pthread_mutex_lock(&g->wake_mu);
     while (!g->stop) {
         int64_t now = wall_ms();
-        if (now >= until) break;
+        if (now >= until || until - now > g->interval_ms) break;
         struct timespec ts;
         deadline_after_ms(&ts, until - now);
         pthread_cond_timedwait(&g->wake, &g->wake_mu, &ts);
@@ -813,6 +848,12 @@ static void *group_thread(void *arg) {
     int64_t iv = g->interval_ms, off = group_offset(g), now = wall_ms();
     int64_t next = now - ((now - off) % iv + iv) % iv + iv; /* the next slot */
     while (!sleep_until(g, next)) {
+        int64_t now2 = wall_ms();
+        if (next - now2 > iv) {
+            /* The wall clock went back: take the slot after the new now. */
+            next = now2 - ((now2 - off) % iv + iv) % iv + iv;
+            continue;
+        }
         eval_group(g, next);
         int64_t after = wall_ms();
         next += iv;
@@ -834,12 +875,22 @@ static group_rt *group_new(ruler *r, const rule_group_def *def) {
     g->interval_ms = def->interval_ms ? def->interval_ms : r->default_interval_ms;
     g->nrules = def->nrules;
     g->rules = xcalloc(def->nrules ? def->nrules : 1, sizeof *g->rules);
-    for (size_t i = 0; i < def->nrules; i++) g->rules[i].def = &def->rules[i];
-    g->should_restore = 1;
+    /* Only the groups of the first load restore `for` state (Prometheus:
+     * a group added by a reload starts restored, its ALERTS written at
+     * once). */
+    for (size_t i = 0; i < def->nrules; i++) {
+        g->rules[i].def = &def->rules[i];
+        g->rules[i].restored = r->loaded;
+    }
+    g->should_restore = !r->loaded;
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->eval_lock, NULL);
     pthread_mutex_init(&g->wake_mu, NULL);
-    pthread_cond_init(&g->wake, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->wake, &ca);
+    pthread_condattr_destroy(&ca);
     return g;
 }
 
@@ -864,6 +915,7 @@ static void group_stop(group_rt *g) {
 
 static void group_free(group_rt *g) {
     for (size_t i = 0; i < g->nrules; i++) rule_rt_clear(&g->rules[i]);
+    free(g->orphans.v);
     free(g->rules);
     pthread_mutex_destroy(&g->lock);
     pthread_mutex_destroy(&g->eval_lock);
@@ -872,17 +924,29 @@ static void group_free(group_rt *g) {
     free(g);
 }
 
+/* Whether two rules are "the same rule" across a reload, as Prometheus's
+ * CopyState decides: same kind, name and labels. */
+static int same_rule(const rule_def *a, const rule_def *b) {
+    if (a->kind != b->kind || strcmp(a->name, b->name) || a->nlabels != b->nlabels) return 0;
+    for (size_t i = 0; i < a->nlabels; i++)
+        if (strcmp(a->labels[i].name, b->labels[i].name) || strcmp(a->labels[i].value, b->labels[i].value)) return 0;
+    return 1;
+}
+
 /* Prometheus's Group.CopyState: rules of a changed group take over the
- * state of the old group's rules with the same kind and name (the k-th
- * rule of a name takes the k-th one's), so editing one rule does not
- * reset the alerts of the others. */
+ * state of the old group's rule with the same kind, name and labels (the
+ * k-th of equal rules takes the k-th one's), so editing one rule does not
+ * reset the alerts of the others.  Series of old rules that nobody took
+ * are marked stale at the new group's first evaluation.  The old group is
+ * still visible to the API, so its state moves under its lock. */
 static void copy_state(group_rt *to, group_rt *from) {
     int *taken = xcalloc(from->nrules ? from->nrules : 1, sizeof *taken);
+    pthread_mutex_lock(&from->lock);
     for (size_t i = 0; i < to->nrules; i++) {
         rule_rt *t = &to->rules[i];
         for (size_t j = 0; j < from->nrules; j++) {
             rule_rt *f = &from->rules[j];
-            if (taken[j] || f->def->kind != t->def->kind || strcmp(f->def->name, t->def->name)) continue;
+            if (taken[j] || !same_rule(f->def, t->def)) continue;
             taken[j] = 1;
             t->active = f->active, t->nactive = f->nactive, t->capactive = f->capactive;
             f->active = NULL, f->nactive = f->capactive = 0;
@@ -896,6 +960,10 @@ static void copy_state(group_rt *to, group_rt *from) {
             break;
         }
     }
+    for (size_t j = 0; j < from->nrules; j++)
+        if (!taken[j])
+            for (size_t k = 0; k < from->rules[j].prev.n; k++) refs_add(&to->orphans, from->rules[j].prev.v[k]);
+    pthread_mutex_unlock(&from->lock);
     free(taken);
     to->should_restore = from->should_restore;
     to->evaluations = from->evaluations;
@@ -979,6 +1047,7 @@ void ruler_apply(ruler *r, rule_set *rs, const ruler_context *c) {
     free(prev);
     free(reused);
     rule_set_free(prev_set);
+    r->loaded = 1;
 }
 
 void ruler_free(ruler *r) {
@@ -1096,14 +1165,24 @@ static void json_rule(buf *b, const rule_rt *rr) {
     buf_printf(b, ",\"type\":\"%s\"}", d->kind == RULE_ALERTING ? "alerting" : "recording");
 }
 
+static int cmp_groups(const void *a, const void *b) {
+    const group_rt *x = *(group_rt *const *)a, *y = *(group_rt *const *)b;
+    int c = strcmp(x->def->file, y->def->file);
+    return c ? c : strcmp(x->def->name, y->def->name);
+}
+
 void ruler_rules_json(ruler *r, buf *out, const char *type) {
     int want_alert = !type || !*type || !strcmp(type, "alert");
     int want_record = !type || !*type || !strcmp(type, "record");
     pthread_mutex_lock(&r->lock);
+    /* Prometheus lists groups by file, then name. */
+    group_rt **sorted = xcalloc(r->ngroups ? r->ngroups : 1, sizeof *sorted);
+    if (r->ngroups) memcpy(sorted, r->groups, r->ngroups * sizeof *sorted);
+    qsort(sorted, r->ngroups, sizeof *sorted, cmp_groups);
     buf_printf(out, "{\"groups\":[");
     int firstg = 1;
     for (size_t i = 0; i < r->ngroups; i++) {
-        group_rt *g = r->groups[i];
+        group_rt *g = sorted[i];
         pthread_mutex_lock(&g->lock);
         size_t shown = 0;
         for (size_t k = 0; k < g->nrules; k++)
@@ -1139,6 +1218,7 @@ void ruler_rules_json(ruler *r, buf *out, const char *type) {
     }
     buf_printf(out, "]}");
     pthread_mutex_unlock(&r->lock);
+    free(sorted);
 }
 
 void ruler_alerts_json(ruler *r, buf *out) {

@@ -241,7 +241,7 @@ const char *human_bytes(double bytes, char *out, size_t outlen) {
 }
 
 void deadline_after_ms(struct timespec *ts, int64_t ms) {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts);
     if (ms < 0) ms = 0;
     ts->tv_sec += ms / 1000;
     ts->tv_nsec += (long)(ms % 1000) * 1000000;

@@ -75,8 +75,9 @@ char *read_small_file(const char *path, size_t max, size_t *len);
 /* Formats a byte count as "1.5 MiB" into out. */
 const char *human_bytes(double bytes, char *out, size_t outlen);
 
-/* The CLOCK_REALTIME time ms milliseconds from now, as
- * pthread_cond_timedwait() takes its deadline. */
+/* The CLOCK_MONOTONIC time ms milliseconds from now: the deadline of a
+ * pthread_cond_timedwait() on a condition variable set to that clock
+ * (pthread_condattr_setclock), so wall-clock steps do not stretch waits. */
 struct timespec;
 void deadline_after_ms(struct timespec *ts, int64_t ms);
 

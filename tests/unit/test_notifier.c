@@ -169,9 +169,9 @@ static void configure(fixture *f, const char *fmt) {
 
 /* Sends one alert: labels as "a=b,c=d"; ends 0 = firing (for 30 days). */
 static void put(fixture *f, const char *labels, int64_t starts, int64_t ends, int64_t now) {
-    label l[8];
+    label l[16];
     size_t n = 0;
-    char copy[256];
+    char copy[2048];
     snprintf(copy, sizeof copy, "%s", labels);
     for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
@@ -416,6 +416,50 @@ static void test_silence(void **state) {
     assert_int_equal(f->h.n, 1);
 }
 
+/* A group muted as a whole keeps its log: lifting the mute does not page
+ * again before repeat_interval (Alertmanager stops its pipeline there). */
+static void test_mute_keeps_log(void **state) {
+    fixture *f = *state;
+    open_notifier(f);
+    configure(f, "alerting:\n  route: {receiver: hook, group_wait: 0s, group_interval: 10s, repeat_interval: 1h}\n"
+                 "  receivers:\n    - name: hook\n      webhook_configs: [{url: 'http://127.0.0.1:%u/'}]\n");
+    put(f, "alertname=M", T0, 0, T0);
+    notifier_tick(f->n, T0);
+    assert_int_equal(f->h.n, 1);
+    silence in = {.matchers = (silence_matcher[]){{"alertname", "M", 0, 1}}, .nmatchers = 1,
+                  .starts_at_ms = T0 + SEC, .ends_at_ms = T0 + 60 * SEC, .created_by = "t", .comment = "c"};
+    char id[37];
+    errbuf err;
+    if (silences_set(f->sil, &in, T0 + SEC, id, &err)) fail_msg("%s", err.msg);
+    for (int64_t t = 10; t <= 120; t += 10) notifier_tick(f->n, T0 + t * SEC);
+    assert_int_equal(f->h.n, 1);
+}
+
+/* A long group key (many labels, group_by '...') still has its log kept
+ * across a restart. */
+static void test_long_group_key(void **state) {
+    fixture *f = *state;
+    const char *cfg = "alerting:\n  route: {receiver: hook, group_by: ['...'], group_wait: 0s}\n"
+                      "  receivers:\n    - name: hook\n      webhook_configs: [{url: 'http://127.0.0.1:%u/'}]\n";
+    open_notifier(f);
+    configure(f, cfg);
+    char labels[1024] = "alertname=Long";
+    for (int i = 0; i < 6; i++) {
+        char one[128];
+        snprintf(one, sizeof one, ",label_number_%d=%0100d", i, i);
+        strcat(labels, one);
+    }
+    put(f, labels, T0, 0, T0);
+    notifier_tick(f->n, T0);
+    assert_int_equal(f->h.n, 1);
+    notifier_close(f->n);
+    open_notifier(f);
+    configure(f, cfg);
+    notifier_tick(f->n, T0 + 10 * SEC);
+    notifier_tick(f->n, T0 + 400 * SEC);
+    assert_int_equal(f->h.n, 1);
+}
+
 static void test_retries(void **state) {
     fixture *f = *state;
     open_notifier(f);
@@ -498,9 +542,13 @@ static void test_post_and_list(void **state) {
     const char *badname = "[{\"labels\":{\"a-b\":\"x\"}}]";
     assert_int_equal(notifier_post_json(f->n, badname, strlen(badname), T0, &out), 400);
     buf_reset(&out);
-    const char *good = "[{\"labels\":{\"alertname\":\"Posted\",\"job\":\"j\"},\"annotations\":{\"s\":\"t\"},"
-                       "\"startsAt\":\"2023-11-14T22:13:20Z\",\"generatorURL\":\"http://g\"}]";
-    assert_int_equal(notifier_post_json(f->n, good, strlen(good), T0, &out), 200);
+    /* One bad alert does not cost the good ones; empty labels are dropped. */
+    const char *good = "[{\"labels\":{\"alertname\":\"Posted\",\"job\":\"j\",\"empty\":\"\"},\"annotations\":{\"s\":\"t\"},"
+                       "\"startsAt\":\"2023-11-14T22:13:20Z\",\"generatorURL\":\"http://g\"},{\"labels\":{}},"
+                       "{\"labels\":{\"a\":\"b\"},\"startsAt\":\"2023-11-14T22:13:20Z\",\"endsAt\":\"2023-11-14T22:00:00Z\"}]";
+    assert_int_equal(notifier_post_json(f->n, good, strlen(good), T0, &out), 400);
+    buf_append(&out, "", 1);
+    assert_string_equal((char *)out.data, "\"at least one label pair required; start time must be before end time\"");
     buf_reset(&out);
     assert_int_equal(notifier_alerts_json(f->n, NULL, 0, T0 + SEC, &out), 200);
     buf_append(&out, "", 1);
@@ -591,6 +639,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inhibition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mute_keeps_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_group_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_and_list, setup, teardown),

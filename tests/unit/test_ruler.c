@@ -447,6 +447,47 @@ static void test_reload(void **state) {
     free(j);
 }
 
+/* Reload details Prometheus users rely on: rules are matched by name and
+ * labels; a removed rule's series go stale; an alerting rule added by a
+ * reload writes ALERTS at once (nothing to restore). */
+static void test_reload_matching(void **state) {
+    fixture *f = *state;
+    start(f,
+          "groups:\n- name: g\n  rules:\n"
+          "  - alert: Disk\n    expr: x > 0\n    labels: {severity: warning}\n"
+          "  - record: gone\n    expr: vector(1)\n",
+          0);
+    put(f, "x", "", T0 - 1000, 1);
+    ruler_eval_group(f->r, 0, T0);
+    ruler_eval_group(f->r, 0, T0 + MIN);
+    ruler_eval_group(f->r, 0, T0 + 2 * MIN);
+    assert_int_equal(f->nsent, 2); /* fired at T0, resent at T0+2m */
+    expect_query(f, "gone", T0 + 2 * MIN, "gone{} 1");
+    /* A critical Disk rule is inserted before the warning one, the
+     * recording rule removed, an alerting rule added. */
+    ruler_apply(f->r,
+                load("groups:\n- name: g\n  rules:\n"
+                     "  - alert: Disk\n    expr: x > 0\n    labels: {severity: critical}\n    for: 10m\n"
+                     "  - alert: Disk\n    expr: x > 0\n    labels: {severity: warning}\n"
+                     "  - alert: New\n    expr: vector(1)\n"),
+                &default_context);
+    put(f, "x", "", T0 + 3 * MIN - 1000, 1);
+    ruler_eval_group(f->r, 0, T0 + 3 * MIN);
+    /* The warning alert kept its state (still firing since T0, not sent
+     * again before the resend delay... which has passed: sent once more,
+     * with its original start); the critical one is new and pending. */
+    expect_json_has(f, 1, "{\"labels\":{\"alertname\":\"Disk\",\"severity\":\"critical\"},\"annotations\":{},"
+                          "\"state\":\"pending\",\"activeAt\":\"2023-11-14T22:16:20Z\"");
+    expect_json_has(f, 1, "{\"labels\":{\"alertname\":\"Disk\",\"severity\":\"warning\"},\"annotations\":{},"
+                          "\"state\":\"firing\",\"activeAt\":\"2023-11-14T22:13:20Z\"");
+    for (size_t i = 0; i < f->nsent; i++) assert_false(f->sent[i].resolved);
+    /* The removed rule's series is stale at once. */
+    expect_query(f, "gone or vector(0)", T0 + 3 * MIN, "{} 0");
+    /* The new alerting rule writes ALERTS at its first evaluation. */
+    expect_query(f, "ALERTS{alertname=\"New\"}", T0 + 3 * MIN,
+                 "ALERTS{alertname=\"New\",alertstate=\"firing\"} 1");
+}
+
 static void test_metrics(void **state) {
     fixture *f = *state;
     start(f, "groups:\n- name: g\n  rules:\n  - record: r\n    expr: vector(1)\n", 0);
@@ -473,6 +514,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_restore_grace_period, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_firing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_matching, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
