@@ -459,18 +459,48 @@ static size_t silenced_by(notifier *n, const label *ls, size_t nl, int64_t now, 
     return k;
 }
 
+/* The firing alerts matching each inhibit rule's source side, gathered
+ * once per dispatch pass (Alertmanager's per-rule source cache), so that
+ * checking an alert costs the sources of its rules, not the whole
+ * store. */
+typedef struct {
+    const nalert ***sources;    /* per rule */
+    size_t *nsources;
+    size_t nrules;
+} inhibit_cache;
+
+static void inhibit_cache_build(notifier *n, const am_config *cfg, int64_t now, inhibit_cache *c) {
+    c->nrules = cfg ? cfg->ninhibit_rules : 0;
+    c->sources = xcalloc(c->nrules ? c->nrules : 1, sizeof *c->sources);
+    c->nsources = xcalloc(c->nrules ? c->nrules : 1, sizeof *c->nsources);
+    for (size_t r = 0; r < c->nrules; r++) {
+        const am_inhibit_rule *rule = &cfg->inhibit_rules[r];
+        c->sources[r] = xcalloc(n->nalerts ? n->nalerts : 1, sizeof **c->sources);
+        for (size_t i = 0; i < n->nalerts; i++) {
+            const nalert *s = n->alerts[i];
+            if (!resolved_at(s, now) && am_matchers_match(&rule->source, s->labels, s->nlabels))
+                c->sources[r][c->nsources[r]++] = s;
+        }
+    }
+}
+
+static void inhibit_cache_free(inhibit_cache *c) {
+    for (size_t r = 0; r < c->nrules; r++) free(c->sources[r]);
+    free(c->sources);
+    free(c->nsources);
+}
+
 /* Alertmanager's inhibitor: the fingerprint of a firing alert that
  * inhibits a (0 when none).  A source alert must match the rule's source
  * matchers, be firing, share the `equal` labels, and not itself match the
  * target side when a matches both sides. */
-static uint64_t inhibited_by(notifier *n, const am_config *cfg, const nalert *a, int64_t now) {
-    for (size_t r = 0; r < cfg->ninhibit_rules; r++) {
+static uint64_t inhibited_by(const am_config *cfg, const inhibit_cache *c, const nalert *a) {
+    for (size_t r = 0; r < c->nrules; r++) {
         const am_inhibit_rule *rule = &cfg->inhibit_rules[r];
-        if (!am_matchers_match(&rule->target, a->labels, a->nlabels)) continue;
+        if (!c->nsources[r] || !am_matchers_match(&rule->target, a->labels, a->nlabels)) continue;
         int two_sided = am_matchers_match(&rule->source, a->labels, a->nlabels);
-        for (size_t i = 0; i < n->nalerts; i++) {
-            const nalert *s = n->alerts[i];
-            if (resolved_at(s, now) || !am_matchers_match(&rule->source, s->labels, s->nlabels)) continue;
+        for (size_t i = 0; i < c->nsources[r]; i++) {
+            const nalert *s = c->sources[r][i];
             int eq = 1;
             for (size_t k = 0; k < rule->nequal && eq; k++) {
                 size_t ln = strlen(rule->equal[k]);
@@ -623,7 +653,7 @@ static void delivery_free(delivery *d) {
 
 /* Flushes one group at now: the alerts not muted go to every integration
  * of the route's receiver whose log says it needs telling. */
-static void flush(notifier *n, agroup *g, int64_t now) {
+static void flush(notifier *n, agroup *g, const inhibit_cache *inhibit, int64_t now) {
     const am_config *cfg = n->cfg->cfg;
     const receiver *rcv = g->route->receiver;
     /* A resolved alert leaves the group once no integration's log still
@@ -653,7 +683,7 @@ static void flush(notifier *n, agroup *g, int64_t now) {
         if (!a) continue;
         buf_reset(&ids);
         if (silenced_by(n, a->labels, a->nlabels, now, &ids)) continue;
-        if (inhibited_by(n, cfg, a, now)) continue;
+        if (inhibited_by(cfg, inhibit, a)) continue;
         sel[nsel++] = a;
     }
     buf_free(&ids);
@@ -730,12 +760,16 @@ static void flush(notifier *n, agroup *g, int64_t now) {
  * resolved) and log entries past their retention. */
 static void gc(notifier *n, int64_t now) {
     uint64_t *deleted = xcalloc(n->nalerts ? n->nalerts : 1, sizeof *deleted);
-    size_t ndel = 0, keep = 0;
+    size_t ndel = 0, keep = 0, nheld = 0;
+    for (size_t g = 0; g < n->ngroups; g++) nheld += n->groups[g]->n;
+    uint64_t *held_fps = xcalloc(nheld ? nheld : 1, sizeof *held_fps);
+    nheld = 0;
+    for (size_t g = 0; g < n->ngroups; g++)
+        for (size_t k = 0; k < n->groups[g]->n; k++) held_fps[nheld++] = n->groups[g]->fps[k];
+    qsort(held_fps, nheld, sizeof *held_fps, cmp_u64);
     for (size_t i = 0; i < n->nalerts; i++) {
         nalert *a = n->alerts[i];
-        int held = 0;
-        for (size_t g = 0; g < n->ngroups && !held; g++)
-            for (size_t k = 0; k < n->groups[g]->n && !held; k++) held = n->groups[g]->fps[k] == a->fp;
+        int held = u64_in(held_fps, nheld, a->fp);
         if (!held && resolved_at(a, now) && now - a->ends_at > RESOLVED_KEEP_MS) {
             deleted[ndel++] = a->fp;
             nalert_free(a);
@@ -744,6 +778,7 @@ static void gc(notifier *n, int64_t now) {
         n->alerts[keep++] = a;
     }
     n->nalerts = keep;
+    free(held_fps);
     if (n->unsaved) {
         /* A write failed: write every alert again (and the deletions). */
         n->unsaved = 0;
@@ -776,9 +811,14 @@ static int64_t dispatch_due(notifier *n, int64_t now) {
     if (n->regroup) regroup(n, now);
     int64_t next = INT64_MAX;
     size_t keep = 0;
+    inhibit_cache inhibit = {0};
+    int built = 0;
     for (size_t i = 0; i < n->ngroups; i++) {
         agroup *g = n->groups[i];
-        if (g->next_flush <= now) flush(n, g, now);
+        if (g->next_flush <= now) {
+            if (!built) inhibit_cache_build(n, n->cfg->cfg, now, &inhibit), built = 1;
+            flush(n, g, &inhibit, now);
+        }
         if (!g->n) {
             group_free(g);
             continue;
@@ -787,6 +827,7 @@ static int64_t dispatch_due(notifier *n, int64_t now) {
         n->groups[keep++] = g;
     }
     n->ngroups = keep;
+    if (built) inhibit_cache_free(&inhibit);
     if (now - n->last_gc > 60000) gc(n, now);
     return next;
 }
@@ -1221,6 +1262,8 @@ unsigned notifier_alerts_json(notifier *n, const char *const *params, size_t npa
         return json_error(out, 400, msg);
     }
     pthread_mutex_lock(&n->mu);
+    inhibit_cache inhibit;
+    inhibit_cache_build(n, n->cfg ? n->cfg->cfg : NULL, now, &inhibit);
     buf_append(out, "[", 1);
     int first = 1;
     buf ids = {0};
@@ -1242,7 +1285,7 @@ unsigned notifier_alerts_json(notifier *n, const char *const *params, size_t npa
         }
         buf_reset(&ids);
         size_t nsil = silenced_by(n, a->labels, a->nlabels, now, &ids);
-        uint64_t inh = n->cfg ? inhibited_by(n, n->cfg->cfg, a, now) : 0;
+        uint64_t inh = n->cfg ? inhibited_by(n->cfg->cfg, &inhibit, a) : 0;
         const char *state = nsil || inh ? "suppressed" : "active";
         if (!nr && !nsil && !inh && n->cfg && n->cfg->cfg->route) state = "unprocessed";
         if (!strcmp(state, "active") && !want_active) continue;
@@ -1281,6 +1324,7 @@ unsigned notifier_alerts_json(notifier *n, const char *const *params, size_t npa
     }
     buf_append(out, "]", 1);
     buf_free(&ids);
+    inhibit_cache_free(&inhibit);
     pthread_mutex_unlock(&n->mu);
     am_matchers_free(&filter);
     am_matchers_free(&rfilter);
