@@ -109,6 +109,9 @@ groups:
   - name: always
     interval: 1s
     rules:
+      - record: job:one
+        expr: vector(1)
+        labels: {team: a}
       - alert: Always
         expr: vector(1)
         labels: {severity: info}
@@ -168,8 +171,13 @@ groups:
   - name: p
     interval: 1s
     rules:
+      - record: job:one
+        expr: vector(1)
+        labels: {team: a}
       - alert: FromPrometheus
         expr: vector(2)
+        labels: {severity: info}
+        annotations: {summary: 'x'}
 YML
 cat > "$WORK/prom.yml" <<YML
 global: {evaluation_interval: 1s}
@@ -188,6 +196,33 @@ for i in $(seq 75); do
   sleep 0.2
 done
 check "a real Prometheus delivers its alerts to promlite's /api/v2/alerts" [ -n "$ok" ]
+# The rules and alerts APIs: the same objects with the same keys, in the
+# same order, as Prometheus 2.42 writes them.
+for i in $(seq 50); do
+  curl -s "http://127.0.0.1:$pp/api/v1/rules" > "$WORK/prom-rules.json"
+  grep -q '"state":"firing"' "$WORK/prom-rules.json" && break
+  sleep 0.2
+done
+curl -s "$url/api/v1/rules" > "$WORK/our-rules.json"
+curl -s "http://127.0.0.1:$pp/api/v1/alerts" > "$WORK/prom-alerts.json"
+curl -s "$url/api/v1/alerts" > "$WORK/our-alerts.json"
+shape() {
+  python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "groups" in r["data"]:
+    g = r["data"]["groups"][0]
+    rec = [x for x in g["rules"] if x["type"] == "recording"][0]
+    al = [x for x in g["rules"] if x["type"] == "alerting"][0]
+    print("group", list(g), "recording", list(rec), "alerting", list(al), "alert", list(al["alerts"][0]),
+          [type(al[k]).__name__ for k in al], al["health"], al["state"], rec["health"])
+else:
+    print(list(r["data"]), list(r["data"]["alerts"][0]), r["data"]["alerts"][0]["value"])' "$1"
+}
+check "/api/v1/rules has Prometheus's shape ($(shape "$WORK/our-rules.json"))" [ "$(shape "$WORK/prom-rules.json")" = "$(shape "$WORK/our-rules.json")" ]
+[ "$(shape "$WORK/prom-rules.json")" = "$(shape "$WORK/our-rules.json")" ] || echo "# prometheus: $(shape "$WORK/prom-rules.json")"
+pa=$(shape "$WORK/prom-alerts.json" | sed 's/2e+00/V/'); la=$(shape "$WORK/our-alerts.json" | sed 's/1e+00/V/')
+check "/api/v1/alerts has Prometheus's shape ($la)" [ "$pa" = "$la" ]
 kill $prom $server $am 2>/dev/null; wait $prom $server $am 2>/dev/null
 prom= server= am=
 finish
