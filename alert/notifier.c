@@ -1473,7 +1473,7 @@ int notifier_open(const notifier_options *o, notifier **out, errbuf *err) {
         notifier_close(n);
         return -1;
     }
-    qsort(n->log, n->nlog, sizeof *n->log, cmp_log_entries);
+    if (n->nlog) qsort(n->log, n->nlog, sizeof *n->log, cmp_log_entries);
     n->started_at = wall_ms();
     n->last_gc = o->manual ? 0 : wall_ms();
     if (!o->manual) {
