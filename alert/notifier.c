@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,8 @@ struct notifier {
     int64_t last_gc;
     silence_ids silenced;       /* scratch of silenced_by */
     int64_t started_at;
-    int unsaved;                /* some alert records failed to be written */
+    atomic_int unsaved;         /* some alert records failed to be written */
+    pthread_mutex_t persist_mu; /* orders writes done after the lock is let go; taken under mu */
 };
 
 static int64_t wall_ms(void) {
@@ -255,32 +257,60 @@ static int64_t json_ms(json_t *o, const char *key) {
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
-/* Writes the changed alerts and deletes the removed ones, in one
- * transaction.  A storage failure is logged: the state in memory goes on
- * (the next change writes it again). */
-static void persist_alerts(notifier *n, nalert **changed, size_t nchanged, const uint64_t *deleted, size_t ndeleted) {
-    if (!nchanged && !ndeleted) return;
-    tsdb_kv_change *ch = xcalloc(nchanged + ndeleted, sizeof *ch);
-    char (*keys)[17] = xcalloc(nchanged + ndeleted, sizeof *keys);
-    char **vals = xcalloc(nchanged ? nchanged : 1, sizeof *vals);
+/* Records to write: encoded under the notifier's lock, written after it
+ * is let go (see put_alerts' callers), so that a slow disk does not hold
+ * up the dispatcher or the rules that send alerts. */
+typedef struct {
+    tsdb_kv_change *ch;
+    char (*keys)[17];
+    char **vals;
+    size_t n, nvals;
+} alert_writes;
+
+/* Encodes the changed alerts and the deletions as one batch. */
+static alert_writes encode_alerts(nalert **changed, size_t nchanged, const uint64_t *deleted, size_t ndeleted) {
+    alert_writes w = {0};
+    if (!nchanged && !ndeleted) return w;
+    w.ch = xcalloc(nchanged + ndeleted, sizeof *w.ch);
+    w.keys = xcalloc(nchanged + ndeleted, sizeof *w.keys);
+    w.vals = xcalloc(nchanged ? nchanged : 1, sizeof *w.vals);
     for (size_t i = 0; i < nchanged; i++) {
-        snprintf(keys[i], 17, "%016" PRIx64, changed[i]->fp);
-        vals[i] = alert_record(changed[i]);
-        ch[i] = (tsdb_kv_change){NS_ALERTS, keys[i], 16, vals[i], strlen(vals[i])};
+        snprintf(w.keys[i], 17, "%016" PRIx64, changed[i]->fp);
+        w.vals[i] = alert_record(changed[i]);
+        w.ch[i] = (tsdb_kv_change){NS_ALERTS, w.keys[i], 16, w.vals[i], strlen(w.vals[i])};
     }
     for (size_t i = 0; i < ndeleted; i++) {
-        snprintf(keys[nchanged + i], 17, "%016" PRIx64, deleted[i]);
-        ch[nchanged + i] = (tsdb_kv_change){NS_ALERTS, keys[nchanged + i], 16, NULL, 0};
+        snprintf(w.keys[nchanged + i], 17, "%016" PRIx64, deleted[i]);
+        w.ch[nchanged + i] = (tsdb_kv_change){NS_ALERTS, w.keys[nchanged + i], 16, NULL, 0};
     }
-    errbuf err;
-    if (tsdb_kv_write(n->o.db, ch, nchanged + ndeleted, &err)) {
-        fprintf(stderr, "promlite: notifier: cannot store alerts (tried again within a minute): %s\n", err.msg);
-        n->unsaved = 1;
+    w.n = nchanged + ndeleted;
+    w.nvals = nchanged;
+    return w;
+}
+
+/* Writes a batch in one transaction and frees it.  A storage failure is
+ * logged and remembered: the next garbage collection writes every alert
+ * again (the state in memory goes on meanwhile). */
+static void write_alerts(notifier *n, alert_writes *w) {
+    if (w->n) {
+        errbuf err;
+        if (tsdb_kv_write(n->o.db, w->ch, w->n, &err)) {
+            fprintf(stderr, "promlite: notifier: cannot store alerts (tried again within a minute): %s\n", err.msg);
+            atomic_store(&n->unsaved, 1);
+        }
     }
-    for (size_t i = 0; i < nchanged; i++) free(vals[i]);
-    free(vals);
-    free(keys);
-    free(ch);
+    for (size_t i = 0; i < w->nvals; i++) free(w->vals[i]);
+    free(w->vals);
+    free(w->keys);
+    free(w->ch);
+    *w = (alert_writes){0};
+}
+
+/* Writes the changed alerts and deletes the removed ones, in one
+ * transaction (under the lock: for garbage collection, which is rare). */
+static void persist_alerts(notifier *n, nalert **changed, size_t nchanged, const uint64_t *deleted, size_t ndeleted) {
+    alert_writes w = encode_alerts(changed, nchanged, deleted, ndeleted);
+    write_alerts(n, &w);
 }
 
 /* Adds or updates one alert (Alertmanager's provider Put: an alert that
@@ -779,13 +809,16 @@ static void gc(notifier *n, int64_t now) {
     }
     n->nalerts = keep;
     free(held_fps);
-    if (n->unsaved) {
+    /* After any batch still being written (persist_mu), so the newer
+     * state written here is not overwritten by an older one. */
+    pthread_mutex_lock(&n->persist_mu);
+    if (atomic_exchange(&n->unsaved, 0)) {
         /* A write failed: write every alert again (and the deletions). */
-        n->unsaved = 0;
         persist_alerts(n, n->alerts, n->nalerts, deleted, ndel);
     } else {
         persist_alerts(n, NULL, 0, deleted, ndel);
     }
+    pthread_mutex_unlock(&n->persist_mu);
     free(deleted);
     keep = 0;
     for (size_t i = 0; i < n->nlog; i++) {
@@ -1088,8 +1121,9 @@ void notifier_tick(notifier *n, int64_t now) {
 
 /* ------------------------------------------------------------ input */
 
-/* Stores alerts (taking them), persists what changed and routes them. */
-static void put_alerts(notifier *n, nalert **in, size_t count, int64_t now) {
+/* Stores alerts (taking them) and routes them; returns the records of
+ * what changed, for the caller to write with write_after_unlock(). */
+static alert_writes put_alerts(notifier *n, nalert **in, size_t count, int64_t now) {
     if (n->regroup) regroup(n, now); /* groups of a new configuration start now */
     nalert **changed = xcalloc(count ? count : 1, sizeof *changed);
     size_t nchanged = 0;
@@ -1099,9 +1133,20 @@ static void put_alerts(notifier *n, nalert **in, size_t count, int64_t now) {
         if (ch) changed[nchanged++] = a;
         dispatch(n, a, now);
     }
-    persist_alerts(n, changed, nchanged, NULL, 0);
+    alert_writes w = encode_alerts(changed, nchanged, NULL, 0);
     free(changed);
     pthread_cond_signal(&n->wake);
+    return w;
+}
+
+/* Lets go of the notifier's lock, then writes w.  persist_mu is taken
+ * before the lock is let go, so batches reach storage in the order their
+ * changes were made. */
+static void write_after_unlock(notifier *n, alert_writes *w) {
+    pthread_mutex_lock(&n->persist_mu);
+    pthread_mutex_unlock(&n->mu);
+    write_alerts(n, w);
+    pthread_mutex_unlock(&n->persist_mu);
 }
 
 void notifier_put(notifier *n, const ruler_alert *a, size_t count, int64_t now) {
@@ -1120,8 +1165,8 @@ void notifier_put(notifier *n, const ruler_alert *a, size_t count, int64_t now) 
         in[i] = x;
     }
     pthread_mutex_lock(&n->mu);
-    put_alerts(n, in, count, now);
-    pthread_mutex_unlock(&n->mu);
+    alert_writes w = put_alerts(n, in, count, now);
+    write_after_unlock(n, &w);
     free(in);
 }
 
@@ -1207,8 +1252,9 @@ unsigned notifier_post_json(notifier *n, const char *body, size_t len, int64_t n
     }
     json_decref(root);
     pthread_mutex_lock(&n->mu);
-    if (nvalid) put_alerts(n, in, nvalid, now);
-    pthread_mutex_unlock(&n->mu);
+    alert_writes w = {0};
+    if (nvalid) w = put_alerts(n, in, nvalid, now);
+    write_after_unlock(n, &w);
     free(in);
     if (problems.len) {
         buf_append(&problems, "", 1);
@@ -1463,6 +1509,7 @@ int notifier_open(const notifier_options *o, notifier **out, errbuf *err) {
     const char *ua = o->user_agent ? o->user_agent : "promlite";
     n->user_agent = xstrndup(ua, strlen(ua));
     pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->persist_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1532,6 +1579,7 @@ void notifier_close(notifier *n) {
     free(n->external_url);
     free(n->user_agent);
     pthread_mutex_destroy(&n->mu);
+    pthread_mutex_destroy(&n->persist_mu);
     pthread_cond_destroy(&n->wake);
     pthread_cond_destroy(&n->work);
     free(n);
