@@ -135,6 +135,23 @@ static int post(forwarder *f, const char *url, const am_forward *fw, const char 
     return rc == CURLE_OK && status / 100 == 2 ? 0 : -1;
 }
 
+/* One target's share of a batch. */
+typedef struct {
+    forwarder *f;
+    const am_forward *fw;
+    char url[2048];
+    const buf *body;
+    pthread_t thread;
+    int started, ok;
+    char why[256];
+} send_job;
+
+static void *send_one(void *arg) {
+    send_job *j = arg;
+    j->ok = post(j->f, j->url, j->fw, (const char *)j->body->data, j->body->len, j->why, sizeof j->why) == 0;
+    return NULL;
+}
+
 static void *sender(void *arg) {
     forwarder *f = arg;
     pthread_mutex_lock(&f->mu);
@@ -166,22 +183,36 @@ static void *sender(void *arg) {
         buf_append(&body, "]", 1);
         am_config *cfg = amconfig_retain(f->cfg);
         pthread_mutex_unlock(&f->mu);
+        /* Every target at once, as Prometheus sends: a dead Alertmanager
+         * costs one timeout per batch, not one per dead target. */
+        size_t nt = 0;
+        for (size_t i = 0; i < cfg->nforwards; i++) nt += cfg->forwards[i].ntargets;
+        send_job *jobs = xcalloc(nt ? nt : 1, sizeof *jobs);
         size_t t = 0;
-        for (size_t i = 0; i < cfg->nforwards; i++) {
-            const am_forward *fw = &cfg->forwards[i];
-            for (size_t k = 0; k < fw->ntargets; k++, t++) {
-                char url[2048], why[256];
-                snprintf(url, sizeof url, "%s://%s%s/api/v2/alerts", fw->scheme, fw->targets[k], fw->path_prefix);
-                int ok = post(f, url, fw, (const char *)body.data, body.len, why, sizeof why) == 0;
-                if (!ok) fprintf(stderr, "promlite: sending %zu alerts to %s failed: %s\n", n, url, why);
-                pthread_mutex_lock(&f->mu);
-                if (f->cfg == cfg && t < f->ntargets) {
-                    if (ok) f->targets[t].sent += n;
-                    else f->targets[t].errors += n;
-                }
-                pthread_mutex_unlock(&f->mu);
+        for (size_t i = 0; i < cfg->nforwards; i++)
+            for (size_t k = 0; k < cfg->forwards[i].ntargets; k++, t++) {
+                send_job *j = &jobs[t];
+                j->f = f;
+                j->fw = &cfg->forwards[i];
+                snprintf(j->url, sizeof j->url, "%s://%s%s/api/v2/alerts", j->fw->scheme, j->fw->targets[k],
+                         j->fw->path_prefix);
+                j->body = &body;
+                j->started = t > 0 && pthread_create(&j->thread, NULL, send_one, j) == 0;
+                if (t > 0 && !j->started) send_one(j);
             }
+        if (nt) send_one(&jobs[0]);
+        for (t = 0; t < nt; t++) {
+            if (jobs[t].started) pthread_join(jobs[t].thread, NULL);
+            if (!jobs[t].ok) fprintf(stderr, "promlite: sending %zu alerts to %s failed: %s\n", n, jobs[t].url, jobs[t].why);
         }
+        pthread_mutex_lock(&f->mu);
+        if (f->cfg == cfg)
+            for (t = 0; t < nt && t < f->ntargets; t++) {
+                if (jobs[t].ok) f->targets[t].sent += n;
+                else f->targets[t].errors += n;
+            }
+        pthread_mutex_unlock(&f->mu);
+        free(jobs);
         amconfig_free(cfg);
         buf_free(&body);
         pthread_mutex_lock(&f->mu);

@@ -6,8 +6,9 @@
  * Alerts from the rules are queued (at most `capacity`; when full the
  * oldest are dropped and counted, as Prometheus drops them) and a thread
  * posts them in batches of up to 64 to POST /api/v2/alerts of every
- * target of every alertmanagers entry, each request with the entry's
- * timeout and HTTP settings.  Failed sends are counted and logged, not
+ * target of every alertmanagers entry, to all targets at once (a thread
+ * per target and batch), each request with the entry's timeout and HTTP
+ * settings.  Failed sends are counted and logged, not
  * retried: the rules send every firing alert again each resend delay, so
  * the next batch carries them.
  *
