@@ -904,11 +904,15 @@ static void group_start(group_rt *g) {
 }
 
 /* Stops the thread (waiting for a running evaluation to end). */
-static void group_stop(group_rt *g) {
+static void group_signal_stop(group_rt *g) {
     pthread_mutex_lock(&g->wake_mu);
     g->stop = 1;
     pthread_cond_broadcast(&g->wake);
     pthread_mutex_unlock(&g->wake_mu);
+}
+
+static void group_stop(group_rt *g) {
+    group_signal_stop(g);
     if (g->has_thread) pthread_join(g->thread, NULL);
     g->has_thread = 0;
 }
@@ -1052,6 +1056,9 @@ void ruler_apply(ruler *r, rule_set *rs, const ruler_context *c) {
 
 void ruler_free(ruler *r) {
     if (!r) return;
+    /* All groups are told first, so shutdown waits for the longest
+     * running evaluation, not for the sum of them. */
+    for (size_t i = 0; i < r->ngroups; i++) group_signal_stop(r->groups[i]);
     for (size_t i = 0; i < r->ngroups; i++) group_stop(r->groups[i]);
     for (size_t i = 0; i < r->ngroups; i++) group_free(r->groups[i]);
     free(r->groups);
