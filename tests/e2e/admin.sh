@@ -142,6 +142,16 @@ code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "$READ" -X POST --data-binar
 expect_code "a read token on POST /api/v1/admin/jobs" 403
 code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "$READ" "$url/api/v1/admin/targets")
 expect_code "a read token on GET /api/v1/admin/targets" 403
+# Alertmanager's API: reading takes read rights, changing silences admin rights.
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "$READ" "$url/api/v2/silences")
+expect_code "a read token lists silences (GET /api/v2/silences)" 200
+silence='{"matchers":[{"name":"a","value":"b","isRegex":false,"isEqual":true}],"startsAt":"2030-01-01T00:00:00Z","endsAt":"2030-01-02T00:00:00Z","createdBy":"t","comment":"c"}'
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "$READ" -X POST -H 'Content-Type: application/json' --data-binary "$silence" "$url/api/v2/silences")
+expect_code "a read token on POST /api/v2/silences" 403
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "$ADMIN" -X POST -H 'Content-Type: application/json' --data-binary "$silence" "$url/api/v2/silences")
+expect_code "an admin token creates a silence" 200
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST --data-binary '[]' "$url/api/v2/alerts")
+expect_code "no credentials on POST /api/v2/alerts" 401
 req GET /api/v1/admin/jobs
 expect_code "an admin token lists the jobs" 200
 jcheck "no managed jobs at first" "b == {'status': 'success', 'data': []}"
