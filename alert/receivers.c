@@ -1390,6 +1390,24 @@ static void heading(buf *head, const buf *title, size_t max) {
     buf_append(head, "\n", 1);
 }
 
+/* The markdown text of a group robot (DingTalk, WeCom): the title, and a
+ * heading line with the title followed by the message, all of it within
+ * limit bytes (the message over as many alerts as fit).  *shown gets how
+ * many alerts are listed. */
+static int robot_markdown(const receiver_integration *ri, const am_message *m, group *g, size_t limit, buf *title,
+                          buf *head, size_t *shown, errbuf *err) {
+    group_data(g, m, g->n);
+    buf text = {0};
+    int rc = render(ri, TF_TITLE, g, 0, title, err);
+    if (!rc) {
+        heading(head, title, limit / 2);
+        rc = render_fit(ri, TF_MESSAGE, g, 0, limit - head->len, M_BYTES, ri->max_alerts, &text, shown, err);
+    }
+    if (!rc) buf_append(head, text.data, text.len);
+    buf_free(&text);
+    return rc;
+}
+
 /* A DingTalk custom robot markdown message: markdown.title is the title
  * (what the chat list shows), markdown.text the title as a heading line
  * and then the message.  With a secret, DingTalk's signature goes in the
@@ -1397,17 +1415,10 @@ static void heading(buf *head, const buf *title, size_t max) {
  * urlencode(base64(HMAC-SHA256(secret, timestamp "\n" secret))). */
 static int build_dingtalk(const receiver_integration *ri, const am_message *m, group *g, receiver_request *r,
                           errbuf *err) {
-    group_data(g, m, g->n);
-    buf title = {0}, head = {0}, text = {0};
+    buf title = {0}, head = {0};
     size_t shown = g->n;
-    int rc = render(ri, TF_TITLE, g, 0, &title, err);
+    int rc = robot_markdown(ri, m, g, DINGTALK_TEXT_MAX, &title, &head, &shown, err);
     if (!rc) {
-        heading(&head, &title, DINGTALK_TEXT_MAX / 2);
-        rc = render_fit(ri, TF_MESSAGE, g, 0, DINGTALK_TEXT_MAX - head.len, M_BYTES, ri->max_alerts, &text, &shown,
-                        err);
-    }
-    if (!rc) {
-        buf_append(&head, text.data, text.len);
         buf b = {0};
         jw w = {.b = &b};
         jw_begin(&w, '{');
@@ -1439,7 +1450,6 @@ static int build_dingtalk(const receiver_integration *ri, const am_message *m, g
     }
     buf_free(&title);
     buf_free(&head);
-    buf_free(&text);
     return rc ? -1 : add_auth_headers(r, ri->http, err);
 }
 
@@ -1447,17 +1457,10 @@ static int build_dingtalk(const receiver_integration *ri, const am_message *m, g
  * title as a heading line, then the message. */
 static int build_wecom(const receiver_integration *ri, const am_message *m, group *g, receiver_request *r,
                        errbuf *err) {
-    group_data(g, m, g->n);
-    buf title = {0}, head = {0}, text = {0};
+    buf title = {0}, head = {0};
     size_t shown = g->n;
-    int rc = render(ri, TF_TITLE, g, 0, &title, err);
+    int rc = robot_markdown(ri, m, g, WECOM_CONTENT_MAX, &title, &head, &shown, err);
     if (!rc) {
-        heading(&head, &title, WECOM_CONTENT_MAX / 2);
-        rc = render_fit(ri, TF_MESSAGE, g, 0, WECOM_CONTENT_MAX - head.len, M_BYTES, ri->max_alerts, &text, &shown,
-                        err);
-    }
-    if (!rc) {
-        buf_append(&head, text.data, text.len);
         buf b = {0};
         jw w = {.b = &b};
         jw_begin(&w, '{');
@@ -1474,7 +1477,6 @@ static int build_wecom(const receiver_integration *ri, const am_message *m, grou
     }
     buf_free(&title);
     buf_free(&head);
-    buf_free(&text);
     return rc ? -1 : add_auth_headers(r, ri->http, err);
 }
 

@@ -3922,43 +3922,37 @@ static const tmpl_value *fn_ge(exec_state *st, const tmpl_value *recv, const tmp
     return truth_result(r < 0 ? r : !r);
 }
 
-static const tmpl_value *fn_print(exec_state *st, const tmpl_value *recv, const tmpl_value *const *a, size_t n) {
-    (void)recv;
+/* print, println and printf: the formatted text as a string value, or
+ * NULL when printing failed (a limit). */
+typedef enum { PRINT_PLAIN, PRINT_LINE, PRINT_FORMAT } print_mode;
+
+static const tmpl_value *print_to_string(exec_state *st, const tmpl_value *const *a, size_t n, print_mode mode) {
     buf b = {0};
     printer p;
     printer_init(&p, st, &b, memory_left(st));
-    do_print(&p, a, n);
+    if (mode == PRINT_PLAIN) do_print(&p, a, n);
+    else if (mode == PRINT_LINE) do_println(&p, a, n);
+    else do_printf(&p, a[0]->u.s, a[0]->n, a + 1, n - 1);
     if (printer_failed(st, &p, 0)) {
         buf_free(&b);
         return NULL;
     }
     return str_result(st, &b);
+}
+
+static const tmpl_value *fn_print(exec_state *st, const tmpl_value *recv, const tmpl_value *const *a, size_t n) {
+    (void)recv;
+    return print_to_string(st, a, n, PRINT_PLAIN);
 }
 
 static const tmpl_value *fn_println(exec_state *st, const tmpl_value *recv, const tmpl_value *const *a, size_t n) {
     (void)recv;
-    buf b = {0};
-    printer p;
-    printer_init(&p, st, &b, memory_left(st));
-    do_println(&p, a, n);
-    if (printer_failed(st, &p, 0)) {
-        buf_free(&b);
-        return NULL;
-    }
-    return str_result(st, &b);
+    return print_to_string(st, a, n, PRINT_LINE);
 }
 
 static const tmpl_value *fn_printf(exec_state *st, const tmpl_value *recv, const tmpl_value *const *a, size_t n) {
     (void)recv;
-    buf b = {0};
-    printer p;
-    printer_init(&p, st, &b, memory_left(st));
-    do_printf(&p, a[0]->u.s, a[0]->n, a + 1, n - 1);
-    if (printer_failed(st, &p, 0)) {
-        buf_free(&b);
-        return NULL;
-    }
-    return str_result(st, &b);
+    return print_to_string(st, a, n, PRINT_FORMAT);
 }
 
 /* Go's evalArgs for html, js and urlquery: one string as is, anything
