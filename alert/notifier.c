@@ -417,10 +417,11 @@ static void log_record_key(const char *key, char out[33]) {
     snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
 }
 
-/* Records what an integration was told, in memory and in storage (a
- * storage failure is logged: the notification happened either way). */
-static void log_record(notifier *n, const char *key, int64_t ts, const uint64_t *firing, size_t nfiring,
-                       const uint64_t *resolved, size_t nresolved) {
+/* Records what an integration was told, in memory, and returns the
+ * storage record (its key in rk, the value to free) for the caller to
+ * write once the notifier's lock is let go. */
+static char *log_record(notifier *n, const char *key, int64_t ts, const uint64_t *firing, size_t nfiring,
+                        const uint64_t *resolved, size_t nresolved, char rk[33]) {
     int found;
     size_t at = log_pos(n, key, &found);
     nflog_entry *e;
@@ -453,12 +454,8 @@ static void log_record(notifier *n, const char *key, int64_t ts, const uint64_t 
     json_object_set_new(o, "resolved", fps_json(resolved, nresolved));
     char *v = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    errbuf err;
-    char rk[33];
     log_record_key(key, rk);
-    if (tsdb_kv_put(n->o.db, NS_NFLOG, rk, 32, v, strlen(v), &err))
-        fprintf(stderr, "promlite: notifier: cannot store the notification log: %s\n", err.msg);
-    free(v);
+    return v;
 }
 
 /* Whether every element of sub is in set (both sorted). */
@@ -818,22 +815,31 @@ static void gc(notifier *n, int64_t now) {
     } else {
         persist_alerts(n, NULL, 0, deleted, ndel);
     }
-    pthread_mutex_unlock(&n->persist_mu);
     free(deleted);
+    /* Log entries past their retention go in one transaction. */
     keep = 0;
+    size_t nexpired = 0;
+    char (*rks)[33] = xcalloc(n->nlog ? n->nlog : 1, sizeof *rks);
     for (size_t i = 0; i < n->nlog; i++) {
         nflog_entry *e = n->log[i];
         if (now - e->ts > NFLOG_RETENTION_MS) {
-            errbuf err;
-            char rk[33];
-            log_record_key(e->key, rk);
-            tsdb_kv_delete(n->o.db, NS_NFLOG, rk, 32, &err);
+            log_record_key(e->key, rks[nexpired++]);
             log_entry_free(e);
             continue;
         }
         n->log[keep++] = e;
     }
     n->nlog = keep;
+    if (nexpired) {
+        tsdb_kv_change *ch = xcalloc(nexpired, sizeof *ch);
+        for (size_t i = 0; i < nexpired; i++) ch[i] = (tsdb_kv_change){NS_NFLOG, rks[i], 32, NULL, 0};
+        errbuf err;
+        if (tsdb_kv_write(n->o.db, ch, nexpired, &err))
+            fprintf(stderr, "promlite: notifier: cannot remove old notification log records: %s\n", err.msg);
+        free(ch);
+    }
+    pthread_mutex_unlock(&n->persist_mu);
+    free(rks);
     n->last_gc = now;
 }
 
@@ -1037,9 +1043,10 @@ static void run_delivery(notifier *n, delivery *d, int64_t now) {
         s->buckets[b]++;
         s->latency_sum += seconds;
     }
+    char *record = NULL, rk[33];
     if (out.ok) {
         if (!d->superseded || !log_get(n, d->nflog_key) || log_get(n, d->nflog_key)->ts <= d->flushed_at)
-            log_record(n, d->nflog_key, d->flushed_at, d->firing, d->nfiring, d->resolved, d->nresolved);
+            record = log_record(n, d->nflog_key, d->flushed_at, d->firing, d->nfiring, d->resolved, d->nresolved, rk);
         unlink_delivery(n, d);
         delivery_free(d);
     } else if (out.retry && !d->superseded) {
@@ -1061,7 +1068,20 @@ static void run_delivery(notifier *n, delivery *d, int64_t now) {
         delivery_free(d);
     }
     pthread_cond_signal(&n->work);
+    if (!record) {
+        pthread_mutex_unlock(&n->mu);
+        return;
+    }
+    /* The log record is written after the lock is let go (in order, under
+     * persist_mu); a storage failure is logged: the notification happened
+     * either way. */
+    pthread_mutex_lock(&n->persist_mu);
     pthread_mutex_unlock(&n->mu);
+    errbuf err;
+    if (tsdb_kv_put(n->o.db, NS_NFLOG, rk, 32, record, strlen(record), &err))
+        fprintf(stderr, "promlite: notifier: cannot store the notification log: %s\n", err.msg);
+    pthread_mutex_unlock(&n->persist_mu);
+    free(record);
 }
 
 /* How long a thread sleeps before looking again: until next, at most a

@@ -460,6 +460,28 @@ static void test_long_group_key(void **state) {
     assert_int_equal(f->h.n, 1);
 }
 
+/* Log entries older than Alertmanager's retention (120h) are forgotten,
+ * in storage too: a group is then told again, as if new. */
+static void test_log_retention(void **state) {
+    fixture *f = *state;
+    const char *cfg = "alerting:\n  route: {receiver: hook, group_wait: 0s, group_interval: 5m, repeat_interval: 1000h}\n"
+                      "  receivers:\n    - name: hook\n      webhook_configs: [{url: 'http://127.0.0.1:%u/'}]\n";
+    open_notifier(f);
+    configure(f, cfg);
+    put(f, "alertname=Old", T0, T0 + 1000 * 3600 * SEC, T0);
+    notifier_tick(f->n, T0);
+    assert_int_equal(f->h.n, 1);
+    notifier_tick(f->n, T0 + 100 * 3600 * SEC);
+    assert_int_equal(f->h.n, 1);
+    notifier_tick(f->n, T0 + 121 * 3600 * SEC); /* flushed first, then the entry is collected */
+    assert_int_equal(f->h.n, 1);
+    notifier_close(f->n);
+    open_notifier(f);
+    configure(f, cfg);
+    notifier_tick(f->n, T0 + 122 * 3600 * SEC);
+    assert_int_equal(f->h.n, 2);
+}
+
 static void test_retries(void **state) {
     fixture *f = *state;
     open_notifier(f);
@@ -641,6 +663,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mute_keeps_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_group_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_and_list, setup, teardown),
