@@ -1408,6 +1408,26 @@ static int robot_markdown(const receiver_integration *ri, const am_message *m, g
     return rc;
 }
 
+/* The body of a robot's markdown message:
+ * {"msgtype":"markdown","markdown":{TITLE_KEY:title,TEXT_KEY:text}}
+ * (no title when title_key is NULL), and how many alerts it lists. */
+static void markdown_body(receiver_request *r, const char *title_key, const buf *title, const char *text_key,
+                          const buf *text, size_t shown, size_t total) {
+    buf b = {0};
+    jw w = {.b = &b};
+    jw_begin(&w, '{');
+    jw_kv(&w, "msgtype", "markdown", 0);
+    jw_key(&w, "markdown");
+    jw_begin(&w, '{');
+    if (title_key) jw_kvn(&w, title_key, (const char *)title->data, title->len, 0);
+    jw_kvn(&w, text_key, (const char *)text->data, text->len, 0);
+    jw_end(&w, '}');
+    jw_end(&w, '}');
+    take_body(r, &b);
+    r->nalerts = shown;
+    r->ntruncated = total - shown;
+}
+
 /* A DingTalk custom robot markdown message: markdown.title is the title
  * (what the chat list shows), markdown.text the title as a heading line
  * and then the message.  With a secret, DingTalk's signature goes in the
@@ -1419,19 +1439,7 @@ static int build_dingtalk(const receiver_integration *ri, const am_message *m, g
     size_t shown = g->n;
     int rc = robot_markdown(ri, m, g, DINGTALK_TEXT_MAX, &title, &head, &shown, err);
     if (!rc) {
-        buf b = {0};
-        jw w = {.b = &b};
-        jw_begin(&w, '{');
-        jw_kv(&w, "msgtype", "markdown", 0);
-        jw_key(&w, "markdown");
-        jw_begin(&w, '{');
-        jw_kvn(&w, "title", (const char *)title.data, title.len, 0);
-        jw_kvn(&w, "text", (const char *)head.data, head.len, 0);
-        jw_end(&w, '}');
-        jw_end(&w, '}');
-        take_body(r, &b);
-        r->nalerts = shown;
-        r->ntruncated = g->n - shown;
+        markdown_body(r, "title", &title, "text", &head, shown, g->n);
         buf u = {0};
         buf_printf(&u, "%s", ri->url);
         if (ri->secret) {
@@ -1461,18 +1469,7 @@ static int build_wecom(const receiver_integration *ri, const am_message *m, grou
     size_t shown = g->n;
     int rc = robot_markdown(ri, m, g, WECOM_CONTENT_MAX, &title, &head, &shown, err);
     if (!rc) {
-        buf b = {0};
-        jw w = {.b = &b};
-        jw_begin(&w, '{');
-        jw_kv(&w, "msgtype", "markdown", 0);
-        jw_key(&w, "markdown");
-        jw_begin(&w, '{');
-        jw_kvn(&w, "content", (const char *)head.data, head.len, 0);
-        jw_end(&w, '}');
-        jw_end(&w, '}');
-        take_body(r, &b);
-        r->nalerts = shown;
-        r->ntruncated = g->n - shown;
+        markdown_body(r, NULL, NULL, "content", &head, shown, g->n);
         r->url = xstrndup(ri->url, strlen(ri->url));
     }
     buf_free(&title);

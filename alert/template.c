@@ -4374,6 +4374,28 @@ static int convert_to_float(exec_state *st, const tmpl_value *v, double *f) {
     }
 }
 
+/* The humanize functions' prefixes: divides *v by step while it is at
+ * least step (at most 8 times) and returns the unit reached ("" for
+ * none); scale_up multiplies by 1000 while |*v| < 1, returning m..y. */
+static const char *scale_down(double *v, double step, const char *const units[8]) {
+    const char *prefix = "";
+    for (size_t i = 0; i < 8 && fabs(*v) >= step; i++) {
+        prefix = units[i];
+        *v /= step;
+    }
+    return prefix;
+}
+
+static const char *scale_up(double *v) {
+    static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
+    const char *prefix = "";
+    for (size_t i = 0; i < 8 && fabs(*v) < 1; i++) {
+        prefix = small[i];
+        *v *= 1000;
+    }
+    return prefix;
+}
+
 /* Prometheus's humanize: SI prefixes k..Y and m..y, 4 significant digits. */
 static const tmpl_value *fn_humanize(exec_state *st, const tmpl_value *recv, const tmpl_value *const *a, size_t n) {
     (void)recv, (void)n;
@@ -4384,20 +4406,8 @@ static const tmpl_value *fn_humanize(exec_state *st, const tmpl_value *recv, con
         format_g(&b, v, 4);
         return str_result(st, &b);
     }
-    const char *prefix = "";
-    if (fabs(v) >= 1) {
-        static const char *const big[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
-        for (size_t i = 0; i < 8 && fabs(v) >= 1000; i++) {
-            prefix = big[i];
-            v /= 1000;
-        }
-    } else {
-        static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
-        for (size_t i = 0; i < 8 && fabs(v) < 1; i++) {
-            prefix = small[i];
-            v *= 1000;
-        }
-    }
+    static const char *const big[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
+    const char *prefix = fabs(v) >= 1 ? scale_down(&v, 1000, big) : scale_up(&v);
     format_g(&b, v, 4);
     buf_printf(&b, "%s", prefix);
     return str_result(st, &b);
@@ -4415,11 +4425,7 @@ static const tmpl_value *fn_humanize1024(exec_state *st, const tmpl_value *recv,
         return str_result(st, &b);
     }
     static const char *const units[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
-    const char *prefix = "";
-    for (size_t i = 0; i < 8 && fabs(v) >= 1024; i++) {
-        prefix = units[i];
-        v /= 1024;
-    }
+    const char *prefix = scale_down(&v, 1024, units);
     format_g(&b, v, 4);
     buf_printf(&b, "%s", prefix);
     return str_result(st, &b);
@@ -4464,12 +4470,7 @@ static const tmpl_value *fn_humanize_duration(exec_state *st, const tmpl_value *
         }
         return str_result(st, &b);
     }
-    static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
-    const char *prefix = "";
-    for (size_t i = 0; i < 8 && fabs(v) < 1; i++) {
-        prefix = small[i];
-        v *= 1000;
-    }
+    const char *prefix = scale_up(&v);
     format_g(&b, v, 4);
     buf_printf(&b, "%ss", prefix);
     return str_result(st, &b);
