@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12), and
+ * back (Howard Hinnant's algorithms): calendar arithmetic without a time
+ * zone database or timegm(). */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
 /* Parses a Prometheus duration: one or more <number><unit> with units
  * y w d h m s ms, largest first, each at most once ("1h30m", "5m", "90s",
  * "1y").  Returns 0 and sets *ms, or -1 when the text is not a duration. */
