@@ -461,90 +461,50 @@ int cmd_server(int argc, char **argv) {
                 max_samples);
         return 2;
     }
+    /* Everything startup makes, so that one block below can undo what
+     * exists when a step fails (and shut down in the same order). */
     errbuf err;
+    int status = 1;
     web_security *security = NULL;
-    if (web_config_file && *web_config_file && webconfig_load(web_config_file, &security, &err)) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        return 1;
-    }
-    promlite_config *cfg;
-    char *config_text;
-    if (load_config_file(config_file, &cfg, &config_text, &err)) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        webconfig_free(security);
-        return 1;
-    }
-    rule_set *rules = load_rules(cfg, &err);
-    if (!rules) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        config_free(cfg);
-        free(config_text);
-        webconfig_free(security);
-        return 1;
-    }
-    am_config *alerting = load_alerting(cfg, &err);
-    if (!alerting) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        rule_set_free(rules);
-        config_free(cfg);
-        free(config_text);
-        webconfig_free(security);
-        return 1;
-    }
-    rules_context first_rules;
-    rules_context_from(&first_rules, cfg);
-    /* Block the signals before any thread starts, so that all inherit the mask. */
+    promlite_config *cfg = NULL;
+    char *config_text = NULL;
+    rule_set *rules = NULL;          /* until the ruler takes it */
+    am_config *alerting = NULL;      /* until the notifier takes it */
+    rules_context first_rules = {0};
+    tsdb *db = NULL;
+    web_server *web = NULL;
+    server_state st = {.config_file = config_file, .last_ok = 1, .last_success_s = unix_now()};
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.done, NULL);
+    reload_job first = {&st, NULL, 1, NULL}; /* the first load: cfg until scraping takes it */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+
+    if (web_config_file && *web_config_file && webconfig_load(web_config_file, &security, &err)) goto failed;
+    if (load_config_file(config_file, &cfg, &config_text, &err)) goto failed;
+    first.cfg = cfg;
+    first.yaml = config_text;
+    if (!(rules = load_rules(cfg, &err)) || !(alerting = load_alerting(cfg, &err))) goto failed;
+    rules_context_from(&first_rules, cfg);
+    /* Block the signals before any thread starts, so that all inherit the mask. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     /* Scrapes are written to the WAL at once and synced once a second: a
      * crash of promlite loses nothing, a power loss at most the last
      * second (docs/tsdb.md). */
-    tsdb *db = cli_open_storage_synced("server", &sf, 1000);
-    if (!db) {
-        config_free(cfg);
-        free(config_text);
-        rule_set_free(rules);
-        amconfig_free(alerting);
-        rules_context_free(&first_rules);
-        webconfig_free(security);
-        return 1;
-    }
-    server_state st = {.config_file = config_file, .last_ok = 1, .last_success_s = unix_now()};
-    pthread_mutex_init(&st.mu, NULL);
-    pthread_cond_init(&st.done, NULL);
+    db = cli_open_storage_synced("server", &sf, 1000);
+    if (!db) goto out; /* it said why */
     /* The managed jobs and targets join the file's before scraping starts. */
     registry_options ro = {.db = db, .ctx = &st, .build = build_config, .apply = apply_config};
-    reload_job first = {&st, cfg, 1, config_text};
-    if (registry_open(&ro, &st.reg, &err) || registry_with_state(st.reg, render_and_apply, &first, &err)) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        config_free(first.cfg);
-        free(first.yaml);
-        rule_set_free(rules);
-        amconfig_free(alerting);
-        rules_context_free(&first_rules);
-        registry_close(st.reg);
-        webconfig_free(security);
-        cli_close_storage("server", db);
-        return 1;
-    }
+    if (registry_open(&ro, &st.reg, &err) || registry_with_state(st.reg, render_and_apply, &first, &err)) goto failed;
     scrape_options so = {.user_agent = "promlite/" PACKAGE_VERSION};
-    if (scrape_start(db, first.cfg, &so, &st.scrape, &err)) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        rule_set_free(rules);
-        amconfig_free(alerting);
-        rules_context_free(&first_rules);
-        free(st.yaml);
-        registry_close(st.reg);
-        webconfig_free(security);
-        cli_close_storage("server", db);
-        return 1;
-    }
+    cfg = first.cfg;
+    first.cfg = NULL; /* scrape_start takes it, failing or not */
+    if (scrape_start(db, cfg, &so, &st.scrape, &err)) goto failed;
     char lb[32], to[32];
     format_duration(lookback, lb, sizeof lb);
     format_duration(timeout, to, sizeof to);
@@ -599,38 +559,16 @@ int cmd_server(int argc, char **argv) {
      * before the first rule evaluation can send anything. */
     silences_options sio = {.db = db};
     notifier_options no = {.db = db, .external_url = url, .user_agent = "promlite/" PACKAGE_VERSION};
-    if (silences_open(&sio, &st.silences, &err) || (no.silences = st.silences, notifier_open(&no, &st.notifier, &err))) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        silences_close(st.silences);
-        rule_set_free(rules);
-        amconfig_free(alerting);
-        rules_context_free(&first_rules);
-        scrape_stop(st.scrape);
-        registry_close(st.reg);
-        free(st.yaml);
-        webconfig_free(security);
-        cli_close_storage("server", db);
-        return 1;
-    }
+    if (silences_open(&sio, &st.silences, &err)) goto failed;
+    no.silences = st.silences;
+    if (notifier_open(&no, &st.notifier, &err)) goto failed;
     st.forwarder = forwarder_new("promlite/" PACKAGE_VERSION, 0);
     apply_alerting(&st, alerting);
+    alerting = NULL;
     st.ruler = ruler_new(&ro2);
     ruler_apply(st.ruler, rules, &first_rules.c);
-    rules_context_free(&first_rules);
-    web_server *web;
-    if (web_start(&wo, &web, &err)) {
-        fprintf(stderr, "promlite server: %s\n", err.msg);
-        ruler_free(st.ruler);
-        forwarder_free(st.forwarder);
-        notifier_close(st.notifier);
-        silences_close(st.silences);
-        scrape_stop(st.scrape);
-        registry_close(st.reg);
-        free(st.yaml);
-        webconfig_free(security);
-        cli_close_storage("server", db);
-        return 1;
-    }
+    rules = NULL;
+    if (web_start(&wo, &web, &err)) goto failed;
     const char *colon = strrchr(listen, ':');
     char host[256];
     snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - listen) : 0, listen);
@@ -661,16 +599,27 @@ int cmd_server(int argc, char **argv) {
             break;
         }
     }
-    web_stop(web);
+    status = 0;
+    goto out;
+failed:
+    fprintf(stderr, "promlite server: %s\n", err.msg);
+out:
+    if (web) web_stop(web);
     webconfig_free(security);
     ruler_free(st.ruler);
+    rule_set_free(rules);
     forwarder_free(st.forwarder);
     notifier_close(st.notifier);
+    amconfig_free(alerting);
     silences_close(st.silences);
-    scrape_stop(st.scrape);
+    if (st.scrape) scrape_stop(st.scrape);
     registry_close(st.reg);
+    config_free(first.cfg);
+    free(first.yaml);
     free(st.yaml);
+    rules_context_free(&first_rules);
     pthread_cond_destroy(&st.done);
     pthread_mutex_destroy(&st.mu);
-    return cli_close_storage("server", db);
+    if (db && cli_close_storage("server", db)) status = 1;
+    return status;
 }
