@@ -66,6 +66,9 @@ typedef struct {
     int64_t timestamp_ms;                     /* OpenMetrics seconds -> ms as
                                                  Prometheus does: (int64)(s*1000) */
     expfmt_type type;                         /* type of the current family      */
+    int expected;                             /* the series was the expected one
+                                                 (expfmt_expect): labels is not
+                                                 set, nlabels is 0               */
 } expfmt_sample;
 
 typedef struct {
@@ -91,6 +94,17 @@ void expfmt_free(expfmt_parser *p);
  * '\n' unless is_last is set.  Line and column numbers continue across pieces.
  * The buffer is borrowed, not copied: keep it alive while pulling items. */
 void expfmt_input(expfmt_parser *p, const char *buf, size_t len, int is_last);
+
+/* Tells the parser the series text the next sample line is likely to
+ * start with: the text of a sample parsed from an earlier input (a scrape
+ * cache's prediction; len 0 clears it).  When the line does start with it,
+ * followed by what may follow a series, the name and labels are not parsed
+ * again: the same bytes were valid before and mean the same.  The sample
+ * then has expected set and no labels.  The text is borrowed until the next
+ * call to expfmt_expect() or expfmt_next(); the expectation stays until a
+ * sample line is parsed.  The caller must have parsed the text in this
+ * parser's format: the formats accept different texts. */
+void expfmt_expect(expfmt_parser *p, const char *series, size_t len);
 
 /* Pulls the next item into *item.  Returns its kind: EXPFMT_END when the piece
  * is consumed (feed the next one), EXPFMT_ERROR on a syntax or validity error.

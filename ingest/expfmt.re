@@ -87,6 +87,9 @@ struct expfmt_parser {
     size_t prev_len, prev_cap, prev_name_len;
     uint32_t *prev_offs;      /* 2 per label: name offset, value offset        */
     size_t prev_nlabels, prev_offs_cap;
+    /* The series text the caller expects next (expfmt_expect), borrowed. */
+    const char *expect;
+    size_t expect_len, expect_name_len;
     char err[384];
 };
 
@@ -558,6 +561,21 @@ static void remember_series(expfmt_parser *p, const char *series, size_t len, si
     p->prev_nlabels = nlabels;
 }
 
+/* Whether the line from s (to e) starts with the expected series text and
+ * goes on as a line holding exactly that series would: with the value's
+ * separator, and in text 0.0.4 no label set after a label-less name's
+ * blanks ("up {a=...}" is not the series "up"). */
+static int expected_here(const expfmt_parser *p, const char *s, const char *e) {
+    size_t n = p->expect_len;
+    if ((size_t)(e - s) <= n || memcmp(s, p->expect, n)) return 0;
+    const char *q = s + n;
+    if (p->format != EXPFMT_TEXT) return *q == ' ';
+    if (*q != ' ' && *q != '\t') return 0;
+    if (p->expect[n - 1] == '}') return 1;
+    q = skip_blanks(q, e);
+    return q < e && *q != '{';
+}
+
 /* Parses "name[{labels}] value [timestamp]" and, in OpenMetrics, an
  * optional " # {labels} value [timestamp]" exemplar, which is checked and
  * dropped. */
@@ -567,7 +585,17 @@ static expfmt_kind parse_sample(const line_ctx *lc, const char *s, expfmt_item *
     const char *e = lc->end, *name = s, *name_end;
     size_t nlabels = 0;
     expfmt_sample *smp = &it->sample;
-    if (p->prev_len && (size_t)(e - s) >= p->prev_len && !memcmp(s, p->prev_series, p->prev_len)) {
+    smp->expected = 0;
+    int expected = p->expect && expected_here(p, s, e);
+    p->expect = NULL; /* one line's prediction */
+    if (expected) {
+        /* Bytes parsed and found valid before parse the same: skip the name
+         * and labels, which are most of a sample's parsing. */
+        name_end = s + p->expect_name_len;
+        smp->series_len = p->expect_len;
+        s += p->expect_len;
+        smp->expected = 1;
+    } else if (p->prev_len && (size_t)(e - s) >= p->prev_len && !memcmp(s, p->prev_series, p->prev_len)) {
         /* The same name and label set as the previous sample, byte for byte
          * (the usual case in backfill data, where a series' samples follow
          * each other): it parses the same, so re-point the previous labels. */
@@ -782,6 +810,18 @@ void expfmt_free(expfmt_parser *p) {
     free(p->prev_series);
     free(p->prev_offs);
     free(p);
+}
+
+void expfmt_expect(expfmt_parser *p, const char *series, size_t len) {
+    p->expect = len ? series : NULL;
+    p->expect_len = len;
+    if (!len) return;
+    /* The metric name ends at '{' (less blanks before it in text 0.0.4), or
+     * is all of a label-less series. */
+    const char *brace = memchr(series, '{', len);
+    size_t n = brace ? (size_t)(brace - series) : len;
+    while (n && (series[n - 1] == ' ' || series[n - 1] == '\t')) n--;
+    p->expect_name_len = n;
 }
 
 void expfmt_input(expfmt_parser *p, const char *data, size_t len, int is_last) {

@@ -7,8 +7,10 @@
  * in use.  Its loop applies a configuration handed over by
  * scrape_apply_config(), re-checks file_sd files, runs retention when due,
  * starts the transfers of targets whose time has come, lets curl work and
- * finishes completed transfers, then sleeps in curl_multi_poll() until the
- * next target is due (other threads wake it with curl_multi_wakeup()).
+ * finishes completed transfers, then sleeps in epoll_wait() until the next
+ * target is due, a socket curl watches is ready or curl's timer expires
+ * (curl_multi_socket_action(); other threads wake it through an eventfd).
+ * Each target keeps its easy handle, and so its options, between scrapes.
  *
  * Timing: each target is scraped at the wall-clock instants t with
  * t mod interval == hash(target) mod interval, as Prometheus spreads
@@ -16,7 +18,7 @@
  * across configuration reloads and file_sd updates.
  *
  * Storing a scrape: the body (received whole, at most body_size_limit
- * bytes, gzip decoded by curl) is parsed with expfmt in the format the
+ * bytes, gzip inflated by gunzip()) is parsed with expfmt in the format the
  * Content-Type names.  Each sample's raw series text is looked up in the
  * target's series cache; a hit gives the series ref (or "dropped by
  * metric_relabel_configs") without any label work.  A miss builds the label
@@ -46,6 +48,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <libdeflate.h>
 #include <math.h>
 #include <pthread.h>
@@ -53,7 +56,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "common/timeutil.h"
@@ -75,6 +81,12 @@ static const char *const report_names[] = {"up", "scrape_duration_seconds", "scr
 static int64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -106,6 +118,8 @@ typedef struct cache_entry {
  * scrape listed its series: targets print the same series in the same
  * order every time, so the entry at the same position is compared first,
  * with no hashing, and the entries a few positions ahead are prefetched.
+ * The comparison is the parser's (expfmt_expect): a line that starts with
+ * the predicted text is not parsed for its name and labels at all.
  * With hundreds of targets the table's chains are never in cache when a
  * target comes round again; walking them was the scrape path's largest
  * cost.  The order of the scrape in progress is built in the manager's
@@ -137,11 +151,15 @@ static void cache_clear(series_cache *c) {
 
 /* The entry the last scrape had at position i, if it is text; prefetches
  * the one a few positions on. */
-static cache_entry *cache_predict(const series_cache *c, size_t i, const char *text, size_t len) {
+static void cache_prefetch(const series_cache *c, size_t i) {
     if (i + 4 < c->norder) {
         __builtin_prefetch(c->order[i + 4]);
         __builtin_prefetch((const char *)c->order[i + 4] + 64);
     }
+}
+
+static cache_entry *cache_predict(const series_cache *c, size_t i, const char *text, size_t len) {
+    cache_prefetch(c, i);
     if (i >= c->norder) return NULL;
     cache_entry *e = c->order[i];
     return e->len == len && !memcmp(e->text, text, len) ? e : NULL;
@@ -298,8 +316,12 @@ typedef struct scrape_target {
     target_def def;
     struct scrape_job *job;
     int64_t next_ms;               /* wall clock of the next scrape */
-    /* The transfer in flight (easy == NULL when idle). */
+    /* The target's easy handle, set up at its first scrape and kept: the
+     * options stay, so a scrape adds it to the multi handle and no more
+     * (setting up a handle was a fifth of libcurl's cost per scrape).
+     * busy: a transfer is in flight. */
     CURL *easy;
+    int busy;
     struct curl_slist *headers, *connect_to;
     char *request_url;
     buf body;                      /* as received: gzip-compressed when gzip */
@@ -311,6 +333,7 @@ typedef struct scrape_target {
     double start_mono;
     /* Storage state. */
     series_cache cache;
+    uint8_t cache_openmetrics;     /* the format its texts were parsed in */
     uint64_t iter;
     ref_list prev;                 /* series of the previous scrape */
     tsdb_ref report_refs[NREPORT];
@@ -360,6 +383,9 @@ struct scrape_manager {
     /* Scrape thread only. */
     promlite_config *cfg;
     CURLM *multi;
+    int epfd, wakefd;              /* the thread's epoll set; eventfd for wake-ups */
+    int64_t curl_due_ms;           /* monotonic: curl's next timeout call; -1 none */
+    int64_t next_due_ms;           /* wall clock: the earliest idle target's scrape */
     tsdb_appender *app;
     relabel_builder rb;
     label *scratch;                /* label work space of cache misses */
@@ -394,10 +420,11 @@ static scrape_target *target_new(scrape_job *job, target_def *def, int64_t now) 
     return t;
 }
 
-/* Removes a target's transfer from the multi handle, if any. */
+/* Ends a target's transfer, if one is in flight, and frees its handle. */
 static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
     if (!t->easy) return;
-    curl_multi_remove_handle(m->multi, t->easy);
+    if (t->busy) curl_multi_remove_handle(m->multi, t->easy);
+    t->busy = 0;
     curl_easy_cleanup(t->easy);
     t->easy = NULL;
     curl_slist_free_all(t->headers);
@@ -536,65 +563,67 @@ static void setup_server_name(scrape_target *t, const char *server_name) {
     char ct[1024];
     snprintf(ct, sizeof ct, "%s:%s:%.*s:%s", server_name, port, (int)hostlen, addr, port);
     t->connect_to = curl_slist_append(NULL, ct);
-    char host[600];
-    snprintf(host, sizeof host, "Host: %s", addr);
-    t->headers = curl_slist_append(t->headers, host);
 }
 
-/* Starts the scrape of t: one easy handle with everything the job's HTTP
- * settings ask for, added to the multi handle.  A handle that cannot be set
- * up is reported as a failed scrape. */
-static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
+/* The request headers of t.  A credentials_file is read again for every
+ * scrape, as Prometheus reads it per request, so the list is rebuilt then. */
+static struct curl_slist *request_headers(const scrape_target *t) {
     const config_scrape *sc = t->job->cfg;
-    CURL *e = curl_easy_init();
-    t->start_ms = now;
-    t->start_mono = mono_seconds();
-    buf_reset(&t->body);
-    t->body_exceeded = 0;
-    t->gzip = 0;
-    t->status_text[0] = 0;
-    t->curl_error[0] = 0;
-    if (!e) return;
-    t->easy = e;
     char line[1024], num[FLOAT_TEXT_MAX];
-    t->headers = curl_slist_append(t->headers, ACCEPT_HEADER);
+    struct curl_slist *h = curl_slist_append(NULL, ACCEPT_HEADER);
     /* gzip is asked for here and inflated by gunzip(), not by libcurl: see
      * there. */
-    t->headers = curl_slist_append(t->headers, "Accept-Encoding: gzip");
+    h = curl_slist_append(h, "Accept-Encoding: gzip");
     snprintf(line, sizeof line, "X-Prometheus-Scrape-Timeout-Seconds: %s",
              format_float((double)t->def.timeout_ms / 1000.0, num));
-    t->headers = curl_slist_append(t->headers, line);
+    h = curl_slist_append(h, line);
     if (sc->authorization) {
-        char *cred = sc->authorization->credentials_file ? read_secret(sc->authorization->credentials_file)
-                                                         : xstrndup(sc->authorization->credentials
-                                                                        ? sc->authorization->credentials
-                                                                        : "",
-                                                                    sc->authorization->credentials
-                                                                        ? strlen(sc->authorization->credentials)
-                                                                        : 0);
+        const config_authorization *a = sc->authorization;
+        char *cred = a->credentials_file ? read_secret(a->credentials_file)
+                                         : xstrndup(a->credentials ? a->credentials : "",
+                                                    a->credentials ? strlen(a->credentials) : 0);
         if (cred) {
-            buf h = {0};
-            buf_printf(&h, "Authorization: %s %s", sc->authorization->type ? sc->authorization->type : "Bearer",
-                       cred);
-            buf_append(&h, "", 1);
-            t->headers = curl_slist_append(t->headers, (const char *)h.data);
-            buf_free(&h);
+            buf b = {0};
+            buf_printf(&b, "Authorization: %s %s", a->type ? a->type : "Bearer", cred);
+            buf_append(&b, "", 1);
+            h = curl_slist_append(h, (const char *)b.data);
+            buf_free(&b);
             free(cred);
         }
     }
-    if (sc->basic_auth) {
-        char *pw = sc->basic_auth->password_file ? read_secret(sc->basic_auth->password_file)
-                                                 : xstrndup(sc->basic_auth->password ? sc->basic_auth->password : "",
-                                                            sc->basic_auth->password
-                                                                ? strlen(sc->basic_auth->password)
-                                                                : 0);
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, sc->basic_auth->username ? sc->basic_auth->username : "");
-        curl_easy_setopt(e, CURLOPT_PASSWORD, pw ? pw : "");
-        free(pw); /* libcurl copies string options */
+    if (t->request_url) { /* tls_config.server_name: see setup_server_name() */
+        buf b = {0};
+        buf_printf(&b, "Host: %s", t->def.address);
+        buf_append(&b, "", 1);
+        h = curl_slist_append(h, (const char *)b.data);
+        buf_free(&b);
     }
+    return h;
+}
+
+/* Sets basic auth's password; a password_file is read for every scrape. */
+static void set_basic_auth_password(CURL *e, const config_basic_auth *ba) {
+    char *pw = ba->password_file ? read_secret(ba->password_file)
+                                 : xstrndup(ba->password ? ba->password : "", ba->password ? strlen(ba->password) : 0);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, pw ? pw : "");
+    free(pw); /* libcurl copies string options */
+}
+
+/* Creates the easy handle of t with everything the job's HTTP settings ask
+ * for.  Returns 0, or -1 when libcurl has no handle to give. */
+static int transfer_setup(scrape_manager *m, scrape_target *t) {
+    const config_scrape *sc = t->job->cfg;
+    CURL *e = curl_easy_init();
+    if (!e) return -1;
+    t->easy = e;
     const config_tls *tls = &sc->tls;
     if (tls->server_name && !strncmp(t->def.url, "https://", 8)) setup_server_name(t, tls->server_name);
+    t->headers = request_headers(t);
+    if (sc->basic_auth) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, sc->basic_auth->username ? sc->basic_auth->username : "");
+        set_basic_auth_password(e, sc->basic_auth);
+    }
     curl_easy_setopt(e, CURLOPT_URL, t->request_url ? t->request_url : t->def.url);
     if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
@@ -609,6 +638,11 @@ static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
     curl_easy_setopt(e, CURLOPT_USERAGENT, m->user_agent);
     /* Prometheus 2.42 uses proxy_url only, never the environment. */
     curl_easy_setopt(e, CURLOPT_PROXY, sc->proxy_url ? sc->proxy_url : "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, ""); /* nor no_proxy (and no getenv per transfer) */
+    /* Resolve the name afresh for each new connection, as Go does; kept
+     * connections need no name.  It also keeps libcurl's name cache empty:
+     * curl walks all of it after every transfer, one entry per target. */
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, sc->follow_redirects ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -622,7 +656,33 @@ static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
     }
     long minv = tls->min_version ? tls_version(tls->min_version) : CURL_SSLVERSION_TLSv1_2;
     curl_easy_setopt(e, CURLOPT_SSLVERSION, minv | tls_max_version(tls->max_version));
-    curl_multi_add_handle(m->multi, e);
+    return 0;
+}
+
+/* Starts the scrape of t: sets up its handle the first time, re-reads the
+ * secrets that live in files, and adds the handle to the multi handle.  A
+ * target left idle (no handle) is reported as a failed scrape. */
+static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
+    const config_scrape *sc = t->job->cfg;
+    t->start_ms = now;
+    t->start_mono = mono_seconds();
+    buf_reset(&t->body);
+    t->body_exceeded = 0;
+    t->gzip = 0;
+    t->status_text[0] = 0;
+    t->curl_error[0] = 0;
+    if (!t->easy) {
+        if (transfer_setup(m, t) < 0) return;
+    } else {
+        if (sc->authorization && sc->authorization->credentials_file) {
+            struct curl_slist *h = request_headers(t);
+            curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, h);
+            curl_slist_free_all(t->headers);
+            t->headers = h;
+        }
+        if (sc->basic_auth && sc->basic_auth->password_file) set_basic_auth_password(t->easy, sc->basic_auth);
+    }
+    if (curl_multi_add_handle(m->multi, t->easy) == CURLM_OK) t->busy = 1;
 }
 
 /* ------------------------------------------------------------ storing */
@@ -879,7 +939,17 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
      * that an unchanged set (the usual case) costs no copies. */
     meta_seen seen = {0};
     uint64_t meta_hash = 0;
+    /* The cache's texts were parsed in the format of the target's previous
+     * scrape; the parser may trust them only in that format. */
+    int expect = t->cache_openmetrics == openmetrics;
+    t->cache_openmetrics = (uint8_t)openmetrics;
     for (;;) {
+        cache_entry *predicted = NULL;
+        if (expect && (size_t)c->scraped < t->cache.norder) {
+            predicted = t->cache.order[c->scraped];
+            cache_prefetch(&t->cache, (size_t)c->scraped);
+            expfmt_expect(p, predicted->text, predicted->len);
+        }
         expfmt_kind k = expfmt_next(p, &it);
         if (k == EXPFMT_END || k == EXPFMT_EOF) break;
         if (k == EXPFMT_ERROR) {
@@ -893,7 +963,9 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
         }
         if (k != EXPFMT_SAMPLE) continue;
         const expfmt_sample *s = &it.sample;
-        cache_entry *e = cache_predict(&t->cache, (size_t)c->scraped, s->series, s->series_len);
+        cache_entry *e = s->expected ? predicted
+                         : expect ? NULL
+                                  : cache_predict(&t->cache, (size_t)c->scraped, s->series, s->series_len);
         c->scraped++;
         if (!e) {
             uint64_t h = XXH3_64bits(s->series, s->series_len);
@@ -1123,7 +1195,8 @@ static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
             snprintf(error, sizeof error, "server returned HTTP status %ld", status);
         e = error;
     }
-    transfer_cleanup(m, t);
+    curl_multi_remove_handle(m->multi, t->easy);
+    t->busy = 0;
     const char *body = (const char *)t->body.data;
     size_t body_len = t->body.len;
     if (!e && t->gzip) {
@@ -1365,12 +1438,80 @@ static void collect_done(scrape_manager *m) {
         if (msg->msg != CURLMSG_DONE) continue;
         scrape_target *t = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        if (t) transfer_done(m, t, msg->data.result);
+        if (!t) continue;
+        transfer_done(m, t, msg->data.result);
+        if (t->next_ms < m->next_due_ms) m->next_due_ms = t->next_ms;
     }
+}
+
+/* libcurl runs on the scrape thread's epoll set (curl_multi_socket_action):
+ * curl says which sockets to watch for what and when it wants a timeout
+ * call; epoll_wait() reports exactly the sockets that are ready, so a
+ * wake-up costs one call instead of curl_multi_poll()'s poll() over every
+ * transfer plus a readiness poll() per socket inside curl. */
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *ud, void *socketp) {
+    scrape_manager *m = ud;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(m->epfd, EPOLL_CTL_DEL, s, NULL); /* EBADF when curl closed it already */
+        curl_multi_assign(m->multi, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                             .data.fd = s};
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(m->epfd, op, s, &ev) < 0) {
+        /* The kernel's view wins: a descriptor number curl reused, or one
+         * dropped from the set when it was closed. */
+        if (errno == EEXIST) epoll_ctl(m->epfd, EPOLL_CTL_MOD, s, &ev);
+        else if (errno == ENOENT) epoll_ctl(m->epfd, EPOLL_CTL_ADD, s, &ev);
+    }
+    if (!socketp) curl_multi_assign(m->multi, s, m); /* any non-NULL mark: registered */
+    return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *ud) {
+    scrape_manager *m = ud;
+    (void)multi;
+    m->curl_due_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    return 0;
+}
+
+/* Hands curl its timeout call when it is due. */
+static void curl_timeout_if_due(scrape_manager *m) {
+    if (m->curl_due_ms < 0 || mono_ms() < m->curl_due_ms) return;
+    int running;
+    m->curl_due_ms = -1;
+    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+/* Starts every idle target whose time has come and works out when the next
+ * one is due (m->next_due_ms).  Called only when a target is due or the
+ * targets changed, not at each socket event. */
+static void start_due_targets(scrape_manager *m, int64_t now) {
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < m->njobs; i++) {
+        scrape_job *j = m->jobs[i];
+        for (size_t k = 0; k < j->ntargets; k++) {
+            scrape_target *t = j->targets[k];
+            if (t->busy) continue; /* transfer_done() brings it back into next_due_ms */
+            if (t->next_ms <= now) {
+                /* Prometheus 2.42 aligns a timestamp that is within 2 ms of
+                 * the schedule to it: regular timestamps compress better. */
+                transfer_start(m, t, now - t->next_ms <= 2 ? t->next_ms : now);
+                t->next_ms += t->def.interval_ms;
+                while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
+                if (!t->busy) scrape_store(m, t, NULL, 0, 0, "could not create a transfer");
+            }
+            if (!t->busy && t->next_ms < next) next = t->next_ms;
+        }
+    }
+    m->next_due_ms = next;
 }
 
 static void *scrape_thread(void *arg) {
     scrape_manager *m = arg;
+    struct epoll_event events[64];
     for (;;) {
         pthread_mutex_lock(&m->lock);
         int stop = m->stop;
@@ -1381,45 +1522,59 @@ static void *scrape_thread(void *arg) {
             config_free(pending);
             break;
         }
-        if (pending) apply_config_now(m, pending);
+        if (pending) {
+            apply_config_now(m, pending);
+            m->next_due_ms = 0; /* new targets: look at them all */
+        }
         int64_t now = wall_ms();
         if (now >= m->next_sd_check) {
             for (size_t i = 0; i < m->njobs; i++)
-                if (m->jobs[i]->nsd) job_refresh_sd(m, m->jobs[i], now);
+                if (m->jobs[i]->nsd) {
+                    job_refresh_sd(m, m->jobs[i], now);
+                    m->next_due_ms = 0;
+                }
             m->next_sd_check = now + (int64_t)(m->file_sd_poll_s * 1000);
         }
         if (mono_seconds() >= m->next_retention) {
             run_retention(m);
             m->next_retention = mono_seconds() + m->retention_every_s;
         }
+        if (now >= m->next_due_ms) start_due_targets(m, now);
+        curl_timeout_if_due(m);
+        collect_done(m);
+
         int64_t wait = m->next_sd_check - now;
         if (wait > 1000) wait = 1000;
-        for (size_t i = 0; i < m->njobs; i++) {
-            scrape_job *j = m->jobs[i];
-            for (size_t k = 0; k < j->ntargets; k++) {
-                scrape_target *t = j->targets[k];
-                if (t->easy) continue;
-                if (t->next_ms <= now) {
-                    /* Prometheus 2.42 aligns a timestamp that is within 2 ms
-                     * of the schedule to it: regular timestamps compress
-                     * better. */
-                    transfer_start(m, t, now - t->next_ms <= 2 ? t->next_ms : now);
-                    t->next_ms += t->def.interval_ms;
-                    while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
-                    if (!t->easy) scrape_store(m, t, NULL, 0, 0, "could not create a transfer");
-                }
-                if (t->next_ms - now < wait) wait = t->next_ms - now;
-            }
+        if (m->next_due_ms - now < wait) wait = m->next_due_ms - now;
+        if (m->curl_due_ms >= 0) {
+            int64_t c = m->curl_due_ms - mono_ms();
+            if (c < wait) wait = c;
         }
-        int running = 0;
-        curl_multi_perform(m->multi, &running);
-        collect_done(m);
         if (wait < 0) wait = 0;
-        curl_multi_poll(m->multi, NULL, 0, (int)wait, NULL);
-        curl_multi_perform(m->multi, &running);
+        int n = epoll_wait(m->epfd, events, (int)(sizeof events / sizeof events[0]), (int)wait);
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == m->wakefd) {
+                uint64_t v;
+                if (read(m->wakefd, &v, sizeof v) < 0) { /* EAGAIN: already drained */ }
+                continue;
+            }
+            uint32_t e = events[i].events;
+            int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            int running;
+            curl_multi_socket_action(m->multi, fd, mask, &running);
+        }
+        curl_timeout_if_due(m);
         collect_done(m);
     }
     return NULL;
+}
+
+/* Wakes the scrape thread from epoll_wait(). */
+static void wake_thread(scrape_manager *m) {
+    uint64_t one = 1;
+    if (write(m->wakefd, &one, sizeof one) < 0) { /* EAGAIN: a wake-up is pending anyway */ }
 }
 
 /* ------------------------------------------------------------ public API */
@@ -1444,10 +1599,22 @@ int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape
     m->app = tsdb_appender_new(db);
     relabel_builder_init(&m->rb);
     m->pending = cfg;
+    m->curl_due_ms = -1;
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!m->multi) {
         errf(err, "curl_multi_init failed");
         goto fail;
     }
+    struct epoll_event wake = {.events = EPOLLIN, .data.fd = m->wakefd};
+    if (m->epfd < 0 || m->wakefd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->wakefd, &wake) < 0) {
+        errf(err, "setting up the scrape thread's epoll set: %s", strerror(errno));
+        goto fail;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
     int rc = pthread_create(&m->thread, NULL, scrape_thread, m);
     if (rc) {
         errf(err, "starting the scrape thread: %s", strerror(rc));
@@ -1458,6 +1625,8 @@ int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape
 fail:
     config_free(cfg);
     if (m->multi) curl_multi_cleanup(m->multi);
+    if (m->epfd >= 0) close(m->epfd);
+    if (m->wakefd >= 0) close(m->wakefd);
     tsdb_appender_free(m->app);
     relabel_builder_free(&m->rb);
     pthread_mutex_destroy(&m->lock);
@@ -1473,7 +1642,7 @@ int scrape_apply_config(scrape_manager *m, promlite_config *cfg, errbuf *err) {
     m->pending = cfg;
     pthread_mutex_unlock(&m->lock);
     config_free(superseded); /* never seen by the scrape thread */
-    curl_multi_wakeup(m->multi);
+    wake_thread(m);
     return 0;
 }
 
@@ -1482,13 +1651,15 @@ void scrape_stop(scrape_manager *m) {
     pthread_mutex_lock(&m->lock);
     m->stop = 1;
     pthread_mutex_unlock(&m->lock);
-    curl_multi_wakeup(m->multi);
+    wake_thread(m);
     pthread_join(m->thread, NULL);
     for (size_t i = 0; i < m->njobs; i++) job_free(m, m->jobs[i]);
     free(m->jobs);
     config_free(m->pending);
     config_free(m->cfg);
     curl_multi_cleanup(m->multi);
+    close(m->epfd);
+    close(m->wakefd);
     tsdb_appender_free(m->app);
     relabel_builder_free(&m->rb);
     free(m->scratch);

@@ -169,8 +169,7 @@ static void untouch_all(tsdb_appender *a) {
 /* Enters the batch into the head under the write lock, counting outcomes
  * (in *st and in the database's running counters).  The series were
  * resolved by tsdb_appender_commit() (a->series). */
-static void apply_batch(tsdb_appender *a, MDB_txn *txn, tsdb_append_stats *st) {
-    (void)txn;
+static void apply_batch(tsdb_appender *a, tsdb_append_stats *st) {
     tsdb *db = a->db;
     pthread_rwlock_wrlock(&db->head_lock);
     for (size_t i = 0; i < a->n; i++) {
@@ -284,7 +283,7 @@ static int appender_commit_locked(tsdb_appender *a, tsdb_append_stats *st, errbu
     int direct = a->ntouched > 0 && a->n >= a->ntouched * DIRECT_BATCH_RATIO;
     int rc = 0;
     if (direct) {
-        apply_batch(a, txn, st);
+        apply_batch(a, st);
         db_read_end(db, txn);
         for (size_t i = 0; i < a->ntouched; i++) head_mark_dirty(db, a->touched[i], 0);
         if (db_write(db, direct_txn, a, err)) {
@@ -299,12 +298,8 @@ static int appender_commit_locked(tsdb_appender *a, tsdb_append_stats *st, errbu
         if (commit_new_series(db, a, err)) {
             rc = -1;
         } else {
-            if (wal_append(db, a->rec.data, a->rec.len, err) || db_read_begin(db, &txn, err)) {
-                rc = -1;
-            } else {
-                apply_batch(a, txn, st);
-                db_read_end(db, txn);
-            }
+            if (wal_append(db, a->rec.data, a->rec.len, err)) rc = -1;
+            else apply_batch(a, st); /* the series are resolved: no transaction needed */
         }
     }
     untouch_all(a);

@@ -369,6 +369,101 @@ static void test_series_text_and_repeats(void **state) {
     expfmt_free(p);
 }
 
+/* Parses in with, before each sample line, the expectation that the line
+ * holds series[i] (the i-th sample's series text, NULL for none); renders
+ * each item without labels, the expected flag first. */
+static char *parse_expecting(expfmt_format f, const char *in, const char *const *series, size_t nseries) {
+    expfmt_parser *p = expfmt_new(f);
+    expfmt_input(p, in, strlen(in), 1);
+    buf out = {0};
+    expfmt_item it;
+    expfmt_kind k;
+    size_t i = 0;
+    for (;;) {
+        if (i < nseries && series[i]) expfmt_expect(p, series[i], strlen(series[i]));
+        if ((k = expfmt_next(p, &it)) == EXPFMT_END) break;
+        char v[FLOAT_TEXT_MAX];
+        if (k == EXPFMT_SAMPLE) {
+            const expfmt_sample *s = &it.sample;
+            buf_printf(&out, "%c %.*s|%.*s %s %lld t%d\n", s->expected ? '+' : '-', (int)s->metric_len, s->metric,
+                       (int)s->series_len, s->series, format_float(s->value, v),
+                       s->has_timestamp ? (long long)s->timestamp_ms : -1LL, (int)s->type);
+            if (s->expected) assert_int_equal(s->nlabels, 0);
+            i++;
+        } else if (k == EXPFMT_ERROR) {
+            buf_printf(&out, "E %s\n", expfmt_error(p));
+            i++;
+        } else {
+            buf_printf(&out, "K %d\n", (int)k);
+        }
+    }
+    buf_append(&out, "", 1);
+    expfmt_free(p);
+    return (char *)out.data;
+}
+
+/* With each line's own series text expected, the parser skips the labels
+ * and finds the same metric, value, timestamp, type and errors as a full
+ * parse; a text that only starts the line, or would stand for another
+ * series, is not taken. */
+static void test_expected_series(void **state) {
+    (void)state;
+    const char *in = "# TYPE m counter\n"
+                     "m{a=\"1\",b=\"x\\\"y\"} 5 100\n"
+                     "m {a=\"2\"} 6\n"
+                     "up 1\n"
+                     "up {a=\"1\"} 2\n"
+                     "up_x 3\n"
+                     "m{a=\"1\",b=\"x\\\"y\"} oops\n"
+                     "m{a=\"3\"}\t7\n";
+    const char *own[] = {"m{a=\"1\",b=\"x\\\"y\"}", "m {a=\"2\"}", "up", NULL, NULL,
+                         "m{a=\"1\",b=\"x\\\"y\"}", "m{a=\"3\"}"};
+    char *with = parse_expecting(EXPFMT_TEXT, in, own, 7);
+    assert_string_equal(with, "K 3\n"
+                              "+ m|m{a=\"1\",b=\"x\\\"y\"} 5 100 t1\n"
+                              "+ m|m {a=\"2\"} 6 -1 t1\n"
+                              "+ up|up 1 -1 t0\n"
+                              "- up|up {a=\"1\"} 2 -1 t0\n"
+                              "- up_x|up_x 3 -1 t0\n"
+                              "E 7:19: invalid sample value \"oops\"\n"
+                              "+ m|m{a=\"3\"} 7 -1 t1\n");
+    /* The same without expectations: only the flags differ. */
+    char *without = parse_expecting(EXPFMT_TEXT, in, NULL, 0);
+    for (char *c = with; *c; c++)
+        if (*c == '+') *c = '-';
+    assert_string_equal(with, without);
+    free(with);
+    free(without);
+
+    /* "up" is not the series of "up {a=...}" nor of "up_x", and a prefix
+     * of a label set is not the label set. */
+    const char *wrong[] = {"up", "up", "m{a=\"1\"", "m{a=\"1\"}"};
+    char *w = parse_expecting(EXPFMT_TEXT, "up {a=\"1\"} 2\nup_x 3\nm{a=\"1\",b=\"2\"} 4\nm{a=\"1\"}x 5\n", wrong, 4);
+    assert_string_equal(w, "- up|up {a=\"1\"} 2 -1 t0\n"
+                           "- up_x|up_x 3 -1 t0\n"
+                           "- m|m{a=\"1\",b=\"2\"} 4 -1 t0\n"
+                           "E 4:9: invalid sample value \"x\"\n");
+    free(w);
+
+    /* OpenMetrics: a single space must follow; errors stay those of a full
+     * parse.  An expectation is for one sample line only. */
+    const char *om = "# TYPE g gauge\ng{a=\"1\"} 1.5 2.5\n# HELP g help\ng{a=\"1\"} 2\ng{a=\"1\"}  3\n# EOF\n";
+    const char *oms[] = {"g{a=\"1\"}", NULL, "g{a=\"1\"}"};
+    char *o = parse_expecting(EXPFMT_OPENMETRICS, om, oms, 3);
+    assert_string_equal(o, "K 3\n"
+                           "+ g|g{a=\"1\"} 1.5 2500 t2\n"
+                           "K 2\n"
+                           "- g|g{a=\"1\"} 2 -1 t2\n"
+                           "E 5:10: missing sample value\n"
+                           "K 5\n");
+    char *o2 = parse_expecting(EXPFMT_OPENMETRICS, om, NULL, 0);
+    for (char *c = o; *c; c++)
+        if (*c == '+') *c = '-';
+    assert_string_equal(o, o2);
+    free(o);
+    free(o2);
+}
+
 /* Cut into pieces of any number of lines, the input parses exactly as in
  * one piece (line numbers continue across pieces). */
 static void test_pieces(void **state) {
@@ -424,6 +519,7 @@ int main(void) {
         cmocka_unit_test(test_openmetrics_errors),
         cmocka_unit_test(test_text_errors_and_recovery),
         cmocka_unit_test(test_series_text_and_repeats),
+        cmocka_unit_test(test_expected_series),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_large_input),
     };

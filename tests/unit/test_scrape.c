@@ -682,6 +682,37 @@ static void test_garbage(void **state) {
     fixture_close(&f);
 }
 
+/* The series cache lets the parser skip the labels of a series it parsed
+ * before, but only in the format it parsed them in: a text valid in text
+ * 0.0.4 ("m {a=...}") is not valid OpenMetrics.  A series that changes at
+ * the same position is parsed afresh. */
+static void test_cache_and_format(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    server_route(f.srv, "/metrics", "m {a=\"1\"} 1\nup2 5\n", 200);
+    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n- job_name: c\n  static_configs:\n"
+                                          "  - targets: ['127.0.0.1:%d']\n",
+                                   f.srv->port));
+    WAIT_FOR(samples_of(&f, "m{a=\"1\"}") >= 2, 5000);
+    assert_true(last_of(&f, "up{job=\"c\"}") == 1);
+    /* Same bytes, now OpenMetrics: the blank before '{' is an error. */
+    server_route(f.srv, "/metrics", "m {a=\"1\"} 1\nup2 5\n# EOF\n", 200);
+    server_set(f.srv, "/metrics", 0, 0, 0, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    WAIT_FOR(last_of(&f, "up{job=\"c\"}") == 0, 5000);
+    WAIT_FOR(json_has(&f, "\"lastError\":\"1:3: invalid sample value"), 5000);
+    /* Back to valid OpenMetrics, where the label-less series gains labels
+     * and the labelled one changes its value text only. */
+    server_route(f.srv, "/metrics", "m{a=\"1\"} 2\nup2{x=\"1\"} 6\n# EOF\n", 200);
+    WAIT_FOR(last_of(&f, "up2{x=\"1\"}") == 6, 5000);
+    server_route(f.srv, "/metrics", "m{a=\"1\"} 3\nup2{x=\"10\"} 7\n# EOF\n", 200);
+    WAIT_FOR(last_of(&f, "up2{x=\"10\"}") == 7, 5000);
+    WAIT_FOR(last_of(&f, "m{a=\"1\"}") == 3, 5000);
+    WAIT_FOR(is_stale(last_of(&f, "up2{x=\"1\"}")), 5000);
+    assert_true(last_of(&f, "up{job=\"c\"}") == 1);
+    fixture_close(&f);
+}
+
 static void test_basic_auth_and_gzip(void **state) {
     (void)state;
     fixture f;
@@ -915,6 +946,7 @@ int main(void) {
         cmocka_unit_test(test_body_size_limit),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_cache_and_format),
         cmocka_unit_test(test_basic_auth_and_gzip),
         cmocka_unit_test(test_gzip_edge_cases),
         cmocka_unit_test(test_file_sd),
