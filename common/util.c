@@ -109,6 +109,50 @@ size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
     return 0;
 }
 
+/* The prec significant digits of v, correctly rounded (snprintf's %.*e),
+ * into d (prec chars and a NUL); returns the decimal exponent.  tmp is
+ * scratch. */
+static int digits_of(char *tmp, size_t tmplen, double v, int prec, char *d) {
+    snprintf(tmp, tmplen, "%.*e", prec - 1, v);
+    const char *p = tmp + (*tmp == '-');
+    int n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') d[n++] = *p;
+    d[n] = 0;
+    return atoi(p + 1);
+}
+
+/* Rounds the 17 correctly rounded digits d17 to prec digits into out,
+ * adjusting *exp10 on a carry.  Rounding a rounded string twice is exact
+ * unless the dropped digits are exactly half a unit ("5", "50"): the true
+ * value may lie on either side of it.  Returns 0 then, so the caller asks
+ * printf for the digits directly. */
+static int round_digits(const char *d17, int prec, char *out, int *exp10) {
+    const char *drop = d17 + prec;
+    if (drop[0] == '5' && (prec == 16 || drop[1] == '0')) return 0;
+    memcpy(out, d17, (size_t)prec);
+    out[prec] = 0;
+    if (drop[0] < '5') return 1;
+    int i = prec - 1;
+    while (i >= 0 && out[i] == '9') out[i--] = '0';
+    if (i >= 0) {
+        out[i]++;
+    } else { /* 99...9 rounds up to 10...0 */
+        out[0] = '1';
+        (*exp10)++;
+    }
+    return 1;
+}
+
+/* Copies n digits without their trailing zeros to digits; returns the count. */
+static int trimmed(const char *d, int n, int e, char *digits, int *exp10) {
+    while (n > 1 && d[n - 1] == '0') n--;
+    memcpy(digits, d, (size_t)n);
+    digits[n] = 0;
+    *exp10 = e;
+    return n;
+}
+
 /* The digits come from snprintf's correctly rounded %.*e at increasing
  * precision until strtod reads the same bits back: the shortest digit string
  * that round-trips, which is what Go's shortest formatting picks as well
@@ -143,9 +187,24 @@ static int shortest_digits(double v, char *digits, int *exp10) {
         digits[n] = 0;
         return n;
     }
+    if (fabs(v) >= 2.2250738585072014e-308) {
+        /* Normal numbers: one printf gives the 17 digits, which always read
+         * back; the 15- and 16-digit candidates are rounded from them. */
+        char d17[18];
+        int e17 = digits_of(tmp, sizeof tmp, v, 17, d17);
+        for (int prec = 15; prec <= 16; prec++) {
+            char cand[18];
+            int ce = e17;
+            if (!round_digits(d17, prec, cand, &ce)) ce = digits_of(tmp, sizeof tmp, v, prec, cand);
+            /* strtod reads "DDD...eX" as well as d.ddd form. */
+            snprintf(tmp, sizeof tmp, "%s%.*se%d", v < 0 ? "-" : "", prec, cand, ce - (prec - 1));
+            if (strtod(tmp, NULL) == v) return trimmed(cand, prec, ce, digits, exp10);
+        }
+        return trimmed(d17, 17, e17, digits, exp10);
+    }
     /* Subnormals have fewer bits than that argument needs: search them
      * from one digit up. */
-    int prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15;
+    int prec = 1;
     for (; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         if (prec == 17 || strtod(tmp, NULL) == v) break;

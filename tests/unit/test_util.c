@@ -71,8 +71,8 @@ static const char *format_float_slow(double v, char *out) {
 }
 
 /* The fast shortest-digits search agrees with the exhaustive one on random
- * bit patterns, on short decimals (m / 10^k, what exporters send) and on
- * integers around the %e switch. */
+ * bit patterns, on short decimals (m / 10^k, what exporters send), on
+ * integers around the %e switch and on ratios that need 16 or 17 digits. */
 static void test_format_float_fast_equals_slow(void **state) {
     (void)state;
     char a[FLOAT_TEXT_MAX], b[FLOAT_TEXT_MAX];
@@ -80,9 +80,10 @@ static void test_format_float_fast_equals_slow(void **state) {
     for (int i = 0; i < 300000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         double v;
-        if (i % 3 == 0) memcpy(&v, &x, 8);
-        else if (i % 3 == 1) v = (double)(int64_t)(x % 100000000000ull) / pow(10, (double)((x >> 60) % 12));
-        else v = (double)(x % 10000000) * (i % 2 ? 1 : -1);
+        if (i % 4 == 0) memcpy(&v, &x, 8);
+        else if (i % 4 == 1) v = (double)(int64_t)(x % 100000000000ull) / pow(10, (double)((x >> 60) % 12));
+        else if (i % 4 == 2) v = (double)(x % 10000000) * (i % 2 ? 1 : -1);
+        else v = 100 * (1 - (double)(x % 1000000007) / 1000000007.0); /* a ratio: 16 or 17 digits */
         if (isnan(v) || isinf(v) || v == 0) continue;
         if (strcmp(format_float(v, a), format_float_slow(v, b))) fail_msg("%.17g: fast %s, slow %s", v, a, b);
     }
