@@ -402,6 +402,17 @@ static char *parse_expecting(expfmt_format f, const char *in, const char *const 
     return (char *)out.data;
 }
 
+/* with (from parse_expecting) is what a parse without expectations gives,
+ * but for the expected flags.  Frees with. */
+static void assert_same_as_full_parse(expfmt_format f, const char *in, char *with) {
+    char *without = parse_expecting(f, in, NULL, 0);
+    for (char *c = with; *c; c++)
+        if (*c == '+') *c = '-';
+    assert_string_equal(with, without);
+    free(with);
+    free(without);
+}
+
 /* With each line's own series text expected, the parser skips the labels
  * and finds the same metric, value, timestamp, type and errors as a full
  * parse; a text that only starts the line, or would stand for another
@@ -427,13 +438,7 @@ static void test_expected_series(void **state) {
                               "- up_x|up_x 3 -1 t0\n"
                               "E 7:19: invalid sample value \"oops\"\n"
                               "+ m|m{a=\"3\"} 7 -1 t1\n");
-    /* The same without expectations: only the flags differ. */
-    char *without = parse_expecting(EXPFMT_TEXT, in, NULL, 0);
-    for (char *c = with; *c; c++)
-        if (*c == '+') *c = '-';
-    assert_string_equal(with, without);
-    free(with);
-    free(without);
+    assert_same_as_full_parse(EXPFMT_TEXT, in, with);
 
     /* "up" is not the series of "up {a=...}" nor of "up_x", and a prefix
      * of a label set is not the label set. */
@@ -456,12 +461,7 @@ static void test_expected_series(void **state) {
                            "- g|g{a=\"1\"} 2 -1 t2\n"
                            "E 5:10: missing sample value\n"
                            "K 5\n");
-    char *o2 = parse_expecting(EXPFMT_OPENMETRICS, om, NULL, 0);
-    for (char *c = o; *c; c++)
-        if (*c == '+') *c = '-';
-    assert_string_equal(o, o2);
-    free(o);
-    free(o2);
+    assert_same_as_full_parse(EXPFMT_OPENMETRICS, om, o);
 }
 
 /* Cut into pieces of any number of lines, the input parses exactly as in

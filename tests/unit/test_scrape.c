@@ -424,6 +424,13 @@ static void assert_steady(const series_data *d) {
 
 #define GLOBAL "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\n"
 
+/* Starts scraping the fixture's server as the one static target of job. */
+static void start_one_target(fixture *f, const char *job) {
+    fixture_start(f, parse_config(f, GLOBAL "scrape_configs:\n- job_name: %s\n  static_configs:\n"
+                                         "  - targets: ['127.0.0.1:%d']\n",
+                                  job, f->srv->port));
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void test_normal_target(void **state) {
@@ -431,9 +438,7 @@ static void test_normal_target(void **state) {
     fixture f;
     fixture_open(&f);
     server_route(f.srv, "/metrics", "# TYPE foo counter\nfoo_total{a=\"1\"} 5\nbar 2.5\n", 200);
-    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n- job_name: t\n  static_configs:\n"
-                                          "  - targets: ['127.0.0.1:%d']\n",
-                                   f.srv->port));
+    start_one_target(&f, "t");
     WAIT_FOR(samples_of(&f, "up{job=\"t\"}") >= 3, 5000);
     char sel[128];
     snprintf(sel, sizeof sel, "foo_total{a=\"1\",job=\"t\",instance=\"127.0.0.1:%d\"}", f.srv->port);
@@ -554,9 +559,7 @@ static void test_staleness(void **state) {
     fixture f;
     fixture_open(&f);
     server_route(f.srv, "/metrics", "a 1\nb 2\nc_with_ts 3 1000\n", 200);
-    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n- job_name: s\n  static_configs:\n"
-                                          "  - targets: ['127.0.0.1:%d']\n",
-                                   f.srv->port));
+    start_one_target(&f, "s");
     WAIT_FOR(samples_of(&f, "b") >= 2, 5000);
     /* An explicit timestamp is honored. */
     assert_int_equal(query(&f, "c_with_ts").t[0], 1000);
@@ -691,9 +694,7 @@ static void test_cache_and_format(void **state) {
     fixture f;
     fixture_open(&f);
     server_route(f.srv, "/metrics", "m {a=\"1\"} 1\nup2 5\n", 200);
-    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n- job_name: c\n  static_configs:\n"
-                                          "  - targets: ['127.0.0.1:%d']\n",
-                                   f.srv->port));
+    start_one_target(&f, "c");
     WAIT_FOR(samples_of(&f, "m{a=\"1\"}") >= 2, 5000);
     assert_true(last_of(&f, "up{job=\"c\"}") == 1);
     /* Same bytes, now OpenMetrics: the blank before '{' is an error. */
