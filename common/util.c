@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <float.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +145,92 @@ static int round_digits(const char *d17, int prec, char *out, int *exp10) {
     return 1;
 }
 
+#if LDBL_MANT_DIG >= 64
+/* Powers of ten that long double holds exactly (5^27 < 2^64). */
+static const long double pow10_exact[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
+    1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+
+/* av scaled by 10^k (|k| <= 27): one rounding, relative error 2^-64. */
+static long double scale10(long double av, int k) { return k >= 0 ? av * pow10_exact[k] : av / pow10_exact[-k]; }
+
+/* The shortest digits of the normal double av > 0 by long double
+ * arithmetic, with no printf or strtod: the common case of an API answer,
+ * where three printf/strtod pairs per value made float text most of a
+ * range query's time.
+ *
+ * The 17 digits are av * 10^k rounded to an integer, the 15 and 16 digits
+ * that scaled down by 100 and 10; with 64 bits of mantissa the product is
+ * within 0.006 of exact, so each rounding is certain unless the fraction is
+ * near one half.  A 15- or 16-digit candidate reads
+ * back to av when it lies inside av's rounding interval (half an ulp each
+ * side; a quarter below an exact power of two); its distance to av is
+ * known to 2^-64 of av, against an interval of 2^-54 or more, so again only
+ * a near-tie is uncertain.  Returns 0 for every uncertain case and for
+ * magnitudes beyond the exact powers of ten: the caller then uses printf. */
+static int shortest_digits_wide(double av, char *digits, int *exp10) {
+    if (!(av >= 1e-10 && av < 1e40)) return 0;
+    int e10 = (int)floor(log10(av)), k = 16 - e10;
+    long double x = av, s;
+    for (int tries = 0;; tries++) {
+        if (k > 27 || k < -27 || tries == 3) return 0;
+        s = scale10(x, k);
+        if (s < 1e16L) k++;
+        else if (s >= 1e17L) k--;
+        else break;
+    }
+    long double whole = floorl(s), frac = s - whole;
+    if (fabsl(frac - 0.5L) < 0.01L) return 0;
+    uint64_t d17 = (uint64_t)whole + (frac > 0.5L);
+    int lead = 16 - k; /* decimal exponent of the first digit */
+    if (d17 >= 100000000000000000ull) {
+        d17 /= 10; /* 99...9.6 rounded up: 1 and zeros */
+        lead++;
+        k--;
+    }
+    int be;
+    double m = frexp(av, &be);
+    long double above = ldexpl(1.0L, be - 54); /* half an ulp */
+    long double below = m == 0.5 ? above / 2 : above;
+    long double margin = ldexpl(x, -60);
+    uint64_t result = d17;
+    for (int p = 15; p <= 16; p++) {
+        /* Rounded from s, not from the 17 digits: rounding twice is wrong
+         * when those end in half a unit, a tenth of all values. */
+        uint64_t div = p == 15 ? 100 : 10;
+        long double t = s / div, tw = floorl(t), tf = t - tw;
+        if (fabsl(tf - 0.5L) < 0.01L) return 0;
+        uint64_t q = (uint64_t)tw + (tf > 0.5L);
+        /* q * div < 2^57: exact; then one rounding in scale10. */
+        long double diff = scale10((long double)(q * div), -k) - x;
+        long double lim = diff >= 0 ? above : below;
+        if (fabsl(diff) < lim - margin) {
+            result = q * div;
+            if (result >= 100000000000000000ull) { /* 99..9 rounded up */
+                result /= 10;
+                lead++;
+            }
+            break;
+        }
+        if (fabsl(diff) <= lim + margin) return 0;
+    }
+    char d[20];
+    int n = 0;
+    for (uint64_t u = result; u; u /= 10) d[n++] = (char)('0' + u % 10);
+    /* d holds the 17 digits reversed */
+    for (int i = 0; i < n; i++) digits[i] = d[n - 1 - i];
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = 0;
+    *exp10 = lead;
+    return n;
+}
+#else
+static int shortest_digits_wide(double av, char *digits, int *exp10) {
+    (void)av, (void)digits, (void)exp10;
+    return 0; /* long double is no wider than double: printf does it */
+}
+#endif
+
 /* Copies n digits without their trailing zeros to digits; returns the count. */
 static int trimmed(const char *d, int n, int e, char *digits, int *exp10) {
     while (n > 1 && d[n - 1] == '0') n--;
@@ -187,6 +274,8 @@ static int shortest_digits(double v, char *digits, int *exp10) {
         digits[n] = 0;
         return n;
     }
+    int wide = shortest_digits_wide(av, digits, exp10);
+    if (wide) return wide;
     if (fabs(v) >= 2.2250738585072014e-308) {
         /* Normal numbers: one printf gives the 17 digits, which always read
          * back; the 15- and 16-digit candidates are rounded from them. */
