@@ -169,6 +169,10 @@ static long double scale10(long double av, int k) { return k >= 0 ? av * pow10_e
  * a near-tie is uncertain.  Returns 0 for every uncertain case and for
  * magnitudes beyond the exact powers of ten: the caller then uses printf. */
 static int shortest_digits_wide(double av, char *digits, int *exp10) {
+    /* The bounds above need the 64-bit mantissa at run time as well: under
+     * valgrind, for one, long double arithmetic is done in double. */
+    volatile long double one = 1.0L, tiny = 0x1p-63L;
+    if (one + tiny == one) return 0;
     if (!(av >= 1e-10 && av < 1e40)) return 0;
     int e10 = (int)floor(log10(av)), k = 16 - e10;
     long double x = av, s;
