@@ -110,39 +110,17 @@ size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
     return 0;
 }
 
-/* The prec significant digits of v, correctly rounded (snprintf's %.*e),
- * into d (prec chars and a NUL); returns the decimal exponent.  tmp is
- * scratch. */
-static int digits_of(char *tmp, size_t tmplen, double v, int prec, char *d) {
-    snprintf(tmp, tmplen, "%.*e", prec - 1, v);
-    const char *p = tmp + (*tmp == '-');
+/* The decimal digits of u > 0 into digits, without trailing zeros, NUL
+ * terminated; returns how many remain and sets *count to all of them. */
+static int integer_digits(uint64_t u, char *digits, int *count) {
+    char rev[24];
     int n = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.') d[n++] = *p;
-    d[n] = 0;
-    return atoi(p + 1);
-}
-
-/* Rounds the 17 correctly rounded digits d17 to prec digits into out,
- * adjusting *exp10 on a carry.  Rounding a rounded string twice is exact
- * unless the dropped digits are exactly half a unit ("5", "50"): the true
- * value may lie on either side of it.  Returns 0 then, so the caller asks
- * printf for the digits directly. */
-static int round_digits(const char *d17, int prec, char *out, int *exp10) {
-    const char *drop = d17 + prec;
-    if (drop[0] == '5' && (prec == 16 || drop[1] == '0')) return 0;
-    memcpy(out, d17, (size_t)prec);
-    out[prec] = 0;
-    if (drop[0] < '5') return 1;
-    int i = prec - 1;
-    while (i >= 0 && out[i] == '9') out[i--] = '0';
-    if (i >= 0) {
-        out[i]++;
-    } else { /* 99...9 rounds up to 10...0 */
-        out[0] = '1';
-        (*exp10)++;
-    }
-    return 1;
+    for (; u; u /= 10) rev[n++] = (char)('0' + u % 10);
+    *count = n;
+    for (int i = 0; i < n; i++) digits[i] = rev[n - 1 - i];
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = 0;
+    return n;
 }
 
 #if LDBL_MANT_DIG >= 64
@@ -162,8 +140,7 @@ static long double scale10(long double av, int k) { return k >= 0 ? av * pow10_e
  * The 17 digits are av * 10^k rounded to an integer, the 15 and 16 digits
  * that scaled down by 100 and 10; with 64 bits of mantissa the product is
  * within 0.006 of exact, so each rounding is certain unless the fraction is
- * near one half.  A 15- or 16-digit candidate reads
- * back to av when it lies inside av's rounding interval (half an ulp each
+ * near one half.  A 15- or 16-digit candidate reads back to av when it lies inside av's rounding interval (half an ulp each
  * side; a quarter below an exact power of two); its distance to av is
  * known to 2^-64 of av, against an interval of 2^-54 or more, so again only
  * a near-tie is uncertain.  Returns 0 for every uncertain case and for
@@ -185,13 +162,7 @@ static int shortest_digits_wide(double av, char *digits, int *exp10) {
     }
     long double whole = floorl(s), frac = s - whole;
     if (fabsl(frac - 0.5L) < 0.01L) return 0;
-    uint64_t d17 = (uint64_t)whole + (frac > 0.5L);
-    int lead = 16 - k; /* decimal exponent of the first digit */
-    if (d17 >= 100000000000000000ull) {
-        d17 /= 10; /* 99...9.6 rounded up: 1 and zeros */
-        lead++;
-        k--;
-    }
+    uint64_t d17 = (uint64_t)whole + (frac > 0.5L); /* may be 10^17: 99..9.6 rounded up */
     int be;
     double m = frexp(av, &be);
     long double above = ldexpl(1.0L, be - 54); /* half an ulp */
@@ -210,23 +181,18 @@ static int shortest_digits_wide(double av, char *digits, int *exp10) {
         long double lim = diff >= 0 ? above : below;
         if (fabsl(diff) < lim - margin) {
             result = q * div;
-            if (result >= 100000000000000000ull) { /* 99..9 rounded up */
-                result /= 10;
-                lead++;
-            }
             break;
         }
         if (fabsl(diff) <= lim + margin) return 0;
     }
-    char d[20];
-    int n = 0;
-    for (uint64_t u = result; u; u /= 10) d[n++] = (char)('0' + u % 10);
-    /* d holds the 17 digits reversed */
-    for (int i = 0; i < n; i++) digits[i] = d[n - 1 - i];
-    while (n > 1 && digits[n - 1] == '0') n--;
-    digits[n] = 0;
+    int lead = 16 - k; /* decimal exponent of the first digit */
+    if (result >= 100000000000000000ull) { /* rounded up to a power of ten */
+        result /= 10;
+        lead++;
+    }
+    int all;
     *exp10 = lead;
-    return n;
+    return integer_digits(result, digits, &all);
 }
 #else
 static int shortest_digits_wide(double av, char *digits, int *exp10) {
@@ -235,69 +201,28 @@ static int shortest_digits_wide(double av, char *digits, int *exp10) {
 }
 #endif
 
-/* Copies n digits without their trailing zeros to digits; returns the count. */
-static int trimmed(const char *d, int n, int e, char *digits, int *exp10) {
-    while (n > 1 && d[n - 1] == '0') n--;
-    memcpy(digits, d, (size_t)n);
-    digits[n] = 0;
-    *exp10 = e;
-    return n;
-}
-
-/* The digits come from snprintf's correctly rounded %.*e at increasing
- * precision until strtod reads the same bits back: the shortest digit string
- * that round-trips, which is what Go's shortest formatting picks as well
- * (they could differ only where the rounding interval is lopsided, at exact
- * powers of two, and only in the last digit's choice). */
 /* The shortest significant digits that read back to v, correctly rounded
  * (what Go's strconv finds), as a digit string and a decimal exponent.
- *
- * Why not a loop over every precision: that costs up to 17 printf/strtod
- * pairs per value, and an API answer can hold a million values.  A double
- * is within 1.1e-16 (relative) of any decimal that rounds to it, which is
- * below half a unit of the 15th significant digit: so when the shortest
- * form has at most 15 digits, the 15-digit rounding of v is that form
- * padded with zeros.  One printf and one strtod settle the common case;
- * 16 and 17 digits are tried only when 15 do not round-trip. */
+ * Integers and, by long double arithmetic, most other values are done
+ * without printf.  The rest take snprintf's correctly rounded %.*e at 15,
+ * 16 and 17 digits until strtod reads the same bits back: a double is
+ * within 1.1e-16 (relative) of any decimal that rounds to it, below half a
+ * unit of the 15th significant digit, so when the shortest form has at most
+ * 15 digits the 15-digit rounding of v is that form padded with zeros. */
 static int shortest_digits(double v, char *digits, int *exp10) {
     char tmp[40];
     double av = fabs(v);
     if (av < 1e15 && av >= 1 && av == (double)(int64_t)av) {
         /* An integer: its digits are exact and no search is needed. */
-        uint64_t u = (uint64_t)av;
-        char rev[24];
-        int n = 0;
-        while (u) {
-            rev[n++] = (char)('0' + u % 10);
-            u /= 10;
-        }
-        *exp10 = n - 1;
-        int k = 0;
-        while (k < n) digits[k] = rev[n - 1 - k], k++;
-        while (n > 1 && digits[n - 1] == '0') n--;
-        digits[n] = 0;
+        int count, n = integer_digits((uint64_t)av, digits, &count);
+        *exp10 = count - 1;
         return n;
     }
     int wide = shortest_digits_wide(av, digits, exp10);
     if (wide) return wide;
-    if (fabs(v) >= 2.2250738585072014e-308) {
-        /* Normal numbers: one printf gives the 17 digits, which always read
-         * back; the 15- and 16-digit candidates are rounded from them. */
-        char d17[18];
-        int e17 = digits_of(tmp, sizeof tmp, v, 17, d17);
-        for (int prec = 15; prec <= 16; prec++) {
-            char cand[18];
-            int ce = e17;
-            if (!round_digits(d17, prec, cand, &ce)) ce = digits_of(tmp, sizeof tmp, v, prec, cand);
-            /* strtod reads "DDD...eX" as well as d.ddd form. */
-            snprintf(tmp, sizeof tmp, "%s%.*se%d", v < 0 ? "-" : "", prec, cand, ce - (prec - 1));
-            if (strtod(tmp, NULL) == v) return trimmed(cand, prec, ce, digits, exp10);
-        }
-        return trimmed(d17, 17, e17, digits, exp10);
-    }
-    /* Subnormals have fewer bits than that argument needs: search them
-     * from one digit up. */
-    int prec = 1;
+    /* Near-ties and far magnitudes: printf.  Subnormals have fewer bits
+     * than the 15-digit argument needs: search them from one digit up. */
+    int prec = av < 2.2250738585072014e-308 ? 1 : 15;
     for (; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         if (prec == 17 || strtod(tmp, NULL) == v) break;

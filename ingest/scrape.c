@@ -83,12 +83,6 @@ static int64_t wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double stale_nan(void) {
     uint64_t bits = STALE_NAN_BITS;
     double v;
@@ -316,11 +310,10 @@ typedef struct scrape_target {
     struct scrape_job *job;
     int64_t next_ms;               /* wall clock of the next scrape */
     /* The transfer in flight (easy == NULL when idle).  A handle lives for
-     * one scrape: kept between scrapes, the handles held 28 bytes per
-     * scraped series (curl's receive buffer and state) to save 2.5% of the
+     * one scrape: kept between scrapes, the handles cost 28 bytes per
+     * scraped series (curl's receive buffer and state) for 2.5% of the
      * scrape CPU, and memory per series is the scarcer budget. */
     CURL *easy;
-    int busy;
     struct curl_slist *headers, *connect_to;
     char *request_url;
     buf body;                      /* as received: gzip-compressed when gzip */
@@ -383,7 +376,7 @@ struct scrape_manager {
     promlite_config *cfg;
     CURLM *multi;
     int epfd, wakefd;              /* the thread's epoll set; eventfd for wake-ups */
-    int64_t curl_due_ms;           /* monotonic: curl's next timeout call; -1 none */
+    double curl_due;               /* mono_seconds() of curl's next timeout call; < 0 none */
     int64_t next_due_ms;           /* wall clock: the earliest idle target's scrape */
     tsdb_appender *app;
     relabel_builder rb;
@@ -422,8 +415,7 @@ static scrape_target *target_new(scrape_job *job, target_def *def, int64_t now) 
 /* Ends a target's transfer, if one is in flight, and frees its handle. */
 static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
     if (!t->easy) return;
-    if (t->busy) curl_multi_remove_handle(m->multi, t->easy);
-    t->busy = 0;
+    curl_multi_remove_handle(m->multi, t->easy); /* a no-op when it never got in */
     curl_easy_cleanup(t->easy);
     t->easy = NULL;
     curl_slist_free_all(t->headers);
@@ -670,8 +662,7 @@ static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
     t->status_text[0] = 0;
     t->curl_error[0] = 0;
     if (transfer_setup(m, t) < 0) return;
-    if (curl_multi_add_handle(m->multi, t->easy) == CURLM_OK) t->busy = 1;
-    else transfer_cleanup(m, t);
+    if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) transfer_cleanup(m, t);
 }
 
 /* ------------------------------------------------------------ storing */
@@ -1461,15 +1452,15 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *ud, void 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *ud) {
     scrape_manager *m = ud;
     (void)multi;
-    m->curl_due_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    m->curl_due = timeout_ms < 0 ? -1 : mono_seconds() + (double)timeout_ms / 1000;
     return 0;
 }
 
 /* Hands curl its timeout call when it is due. */
 static void curl_timeout_if_due(scrape_manager *m) {
-    if (m->curl_due_ms < 0 || mono_ms() < m->curl_due_ms) return;
+    if (m->curl_due < 0 || mono_seconds() < m->curl_due) return;
     int running;
-    m->curl_due_ms = -1;
+    m->curl_due = -1;
     curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
@@ -1482,16 +1473,16 @@ static void start_due_targets(scrape_manager *m, int64_t now) {
         scrape_job *j = m->jobs[i];
         for (size_t k = 0; k < j->ntargets; k++) {
             scrape_target *t = j->targets[k];
-            if (t->busy) continue; /* transfer_done() brings it back into next_due_ms */
+            if (t->easy) continue; /* transfer_done() brings it back into next_due_ms */
             if (t->next_ms <= now) {
                 /* Prometheus 2.42 aligns a timestamp that is within 2 ms of
                  * the schedule to it: regular timestamps compress better. */
                 transfer_start(m, t, now - t->next_ms <= 2 ? t->next_ms : now);
                 t->next_ms += t->def.interval_ms;
                 while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
-                if (!t->busy) scrape_store(m, t, NULL, 0, 0, "could not create a transfer");
+                if (!t->easy) scrape_store(m, t, NULL, 0, 0, "could not create a transfer");
             }
-            if (!t->busy && t->next_ms < next) next = t->next_ms;
+            if (!t->easy && t->next_ms < next) next = t->next_ms;
         }
     }
     m->next_due_ms = next;
@@ -1534,8 +1525,8 @@ static void *scrape_thread(void *arg) {
         int64_t wait = m->next_sd_check - now;
         if (wait > 1000) wait = 1000;
         if (m->next_due_ms - now < wait) wait = m->next_due_ms - now;
-        if (m->curl_due_ms >= 0) {
-            int64_t c = m->curl_due_ms - mono_ms();
+        if (m->curl_due >= 0) {
+            int64_t c = (int64_t)ceil((m->curl_due - mono_seconds()) * 1000);
             if (c < wait) wait = c;
         }
         if (wait < 0) wait = 0;
@@ -1587,7 +1578,7 @@ int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape
     m->app = tsdb_appender_new(db);
     relabel_builder_init(&m->rb);
     m->pending = cfg;
-    m->curl_due_ms = -1;
+    m->curl_due = -1;
     m->epfd = epoll_create1(EPOLL_CLOEXEC);
     m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!m->multi) {
