@@ -14,6 +14,8 @@
 #     (bench/query_latency) and over HTTP side by side with Prometheus
 #     serving promtool's blocks of the same data (../shared/bench's
 #     serve_bench.sh for both), with the ratios and a diff of the answers.
+#  4. Scrape cost, promlite beside Prometheus (section 4 below).
+#  5. The HTTP client's share of a scrape (bench/http_client_cost).
 #
 # env: BENCH_DATA (work folder, default bench/_data in the build tree),
 #      HOSTS/DURATION/INTERVAL as in ../shared/bench, SHARED (../shared path).
@@ -94,8 +96,8 @@ rm -rf "$data/store-promtool"
 
 # 4. Scrape cost: 200 node-shaped targets (../shared/bench/gen_exposition.py)
 #    scraped every 5 s by promlite and then by Prometheus, CPU per sample and
-#    RSS per active series.  SCRAPE_SECONDS=0 skips it (it takes twice
-#    SCRAPE_SECONDS plus start-up).
+#    RSS per active series.  SCRAPE_SECONDS=0 skips it and section 5 (it
+#    takes twice SCRAPE_SECONDS plus start-up).
 SCRAPE_SECONDS=${SCRAPE_SECONDS:-240}
 if [ "$SCRAPE_SECONDS" -gt 0 ]; then
   echo
@@ -134,6 +136,48 @@ for key, name, target in rows:
     r = float(x) / float(y) if float(y) else float("nan")
     verdict = "" if target is None else ("target <= %.2fx %s" % (target, "met" if r <= target else "MISSED"))
     print("%-30s promlite %10s  Prometheus %10s  ratio %5.2fx  %s" % (name, x, y, r, verdict))
+PY
+
+  # 5. The HTTP client's share of a scrape: the same 200 targets fetched
+  #    without parsing by the scrape loop's libcurl usage and by a bare
+  #    kept-alive socket (bench/http_client_cost), three rounds of each,
+  #    alternated so that a noisy neighbour hits both; medians and ratio.
+  CLIENT_SECONDS=${CLIENT_SECONDS:-30}
+  echo
+  echo "== HTTP client cost per request, same 200 targets (${CLIENT_SECONDS}s per round, 3 rounds each)"
+  python3 "$SHARED/bench/gen_exposition.py" --hosts 200 --base-port 19100 > "$data/client-targets.log" 2>&1 &
+  targets_pid=$!
+  for _ in $(seq 1 500); do curl -fs -o /dev/null http://127.0.0.1:19299/-/healthy && break; sleep 0.02; done
+  : > "$data/client-cost.txt"
+  for _ in 1 2 3; do
+    for mode in curl socket; do
+      "$build/bench/http_client_cost" "$mode" 19100 200 "$CLIENT_SECONDS" >> "$data/client-cost.txt" ||
+        echo "http_client_cost $mode failed"
+    done
+  done
+  kill "$targets_pid" 2>/dev/null; wait "$targets_pid" 2>/dev/null || true
+  python3 - "$data/client-cost.txt" "$data/scrape-promlite" <<'PY'
+import os, statistics, sys
+us = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 7:
+        us.setdefault(f[0], []).append(float(f[6]))
+scrape = None
+p = os.path.join(sys.argv[2], "scrape.txt")
+if os.path.exists(p):
+    kv = {f[0]: f[1] for f in (line.split() for line in open(p)) if len(f) >= 2}
+    if "server_cpu_s_in_window" in kv and kv.get("scrapes_served_in_window", "0") != "0":
+        scrape = float(kv["server_cpu_s_in_window"]) / int(kv["scrapes_served_in_window"]) * 1e6
+c, s = (statistics.median(us[k]) if k in us else None for k in ("curl", "socket"))
+if c is None or s is None:
+    print("http client cost: n/a")
+    sys.exit(0)
+print("libcurl (scrape loop's usage)   %7.1f us per request" % c)
+print("bare kept-alive socket          %7.1f us per request   ratio socket/libcurl %.2fx" % (s, s / c))
+if scrape:
+    print("promlite scrape, all work       %7.1f us per scrape (run above); libcurl's share over the bare socket %.0f%%"
+          % (scrape, 100 * (c - s) / scrape))
 PY
 fi
 
