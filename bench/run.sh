@@ -142,16 +142,19 @@ PY
   #    without parsing by the scrape loop's libcurl usage and by a bare
   #    kept-alive socket (bench/http_client_cost), three rounds of each,
   #    alternated so that a noisy neighbour hits both; medians and ratio.
-  CLIENT_SECONDS=${CLIENT_SECONDS:-30}
+  CLIENT_SECONDS=${CLIENT_SECONDS:-30} client_port=19100 client_targets=200
   echo
   echo "== HTTP client cost per request, same 200 targets (${CLIENT_SECONDS}s per round, 3 rounds each)"
-  python3 "$SHARED/bench/gen_exposition.py" --hosts 200 --base-port 19100 > "$data/client-targets.log" 2>&1 &
+  python3 "$SHARED/bench/gen_exposition.py" --hosts "$client_targets" --base-port "$client_port" \
+    > "$data/client-targets.log" 2>&1 &
   targets_pid=$!
-  for _ in $(seq 1 500); do curl -fs -o /dev/null http://127.0.0.1:19299/-/healthy && break; sleep 0.02; done
+  last_url=http://127.0.0.1:$((client_port + client_targets - 1))/-/healthy
+  for _ in $(seq 1 500); do curl -fs -o /dev/null "$last_url" && break; sleep 0.02; done
   : > "$data/client-cost.txt"
   for _ in 1 2 3; do
     for mode in curl socket; do
-      "$build/bench/http_client_cost" "$mode" 19100 200 "$CLIENT_SECONDS" >> "$data/client-cost.txt" ||
+      "$build/bench/http_client_cost" "$mode" "$client_port" "$client_targets" "$CLIENT_SECONDS" \
+        >> "$data/client-cost.txt" ||
         echo "http_client_cost $mode failed"
     done
   done
