@@ -1,7 +1,7 @@
 /*
  * http_client_cost.c - CPU per scrape request of the HTTP client alone.
  *
- * usage: http_client_cost curl|socket BASE_PORT TARGETS SECONDS
+ * usage: http_client_cost curl|httpget|socket BASE_PORT TARGETS SECONDS
  *
  * Fetches /metrics from TARGETS fixture targets on 127.0.0.1 (ports
  * BASE_PORT..BASE_PORT+TARGETS-1, ../shared/bench/gen_exposition.py), each
@@ -15,11 +15,14 @@
  *           fresh easy handle per request with the options the scrape loop
  *           sets for a plain-http target without auth, connections kept in
  *           the multi handle's cache.
+ *   httpget the scrape loop's own client for plain-http targets
+ *           (ingest/httpget.h), on the same epoll set design, each
+ *           request built as the scrape loop builds it.
  *   socket  the floor: one kept-alive TCP connection per target, the
  *           request written with one send(), the response read until its
  *           Content-Length is complete.  Not a usable client (no chunked
- *           bodies, redirects, TLS, timeouts or errors); it shows what a
- *           plain-HTTP client of promlite's own could cost at best.
+ *           bodies, redirects, TLS, timeouts or errors); it shows what any
+ *           plain-HTTP client costs at least.
  *
  * Both send the scrape loop's request headers and accept gzip, so the
  * targets do the same work for either.
@@ -33,10 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ingest/httpget.h"
 
 #define INTERVAL_S 5.0
 #define WARMUP_S 10.0
@@ -49,27 +53,19 @@ typedef struct {
     char *body;
     size_t len, cap;
     CURL *easy;
+    httpget hg;
+    buf hbody;
 } target;
 
+enum { MODE_CURL, MODE_HTTPGET, MODE_SOCKET };
+
 typedef struct {
-    int use_curl, epfd;
+    int use_curl, mode, epfd;
     CURLM *multi;
     double curl_due; /* monotonic seconds of curl's next timeout, or -1 */
     struct curl_slist *headers;
     long done;
 } client;
-
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void) {
-    struct rusage r;
-    getrusage(RUSAGE_SELF, &r);
-    return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
 
 static void die(const target *t, const char *what) {
     fprintf(stderr, "http_client_cost: 127.0.0.1:%d: %s\n", t->port, what);
@@ -121,7 +117,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *ud, void 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *ud) {
     client *c = ud;
     (void)multi;
-    c->curl_due = timeout_ms < 0 ? -1 : mono_now() + (double)timeout_ms / 1000;
+    c->curl_due = timeout_ms < 0 ? -1 : mono_seconds() + (double)timeout_ms / 1000;
     return 0;
 }
 
@@ -161,17 +157,24 @@ static void request_start(client *c, target *t, size_t index) {
         curl_multi_add_handle(c->multi, t->easy);
         return;
     }
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: " USER_AGENT "\r\nAccept: " ACCEPT
+                     "\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 5\r\n\r\n",
+                     t->port);
+    if (c->mode == MODE_HTTPGET) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", t->port);
+        if (httpget_start(&t->hg, c->epfd, index, "127.0.0.1", port, req, (size_t)n, &t->hbody, 0, 0) != HTTPGET_MORE)
+            die(t, t->hg.error);
+        return;
+    }
     if (t->fd < 0) {
         connect_target(c, t, index);
         /* A loopback connect completes at once; wait for it rather than
          * handle EPOLLOUT in a benchmark that never sees it again. */
         usleep(1000);
     }
-    char req[256];
-    int n = snprintf(req, sizeof req,
-                     "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: " USER_AGENT "\r\nAccept: " ACCEPT
-                     "\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 5\r\n\r\n",
-                     t->port);
     if (send(t->fd, req, (size_t)n, MSG_NOSIGNAL) != n) die(t, "could not send the request");
 }
 
@@ -197,7 +200,7 @@ static void socket_readable(client *c, target *t) {
 }
 
 static void curl_collect(client *c) {
-    if (c->curl_due >= 0 && mono_now() >= c->curl_due) {
+    if (c->curl_due >= 0 && mono_seconds() >= c->curl_due) {
         int running;
         c->curl_due = -1;
         curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -218,11 +221,12 @@ static void curl_collect(client *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5 || (strcmp(argv[1], "curl") && strcmp(argv[1], "socket"))) {
-        fprintf(stderr, "usage: http_client_cost curl|socket BASE_PORT TARGETS SECONDS\n");
+    if (argc != 5 || (strcmp(argv[1], "curl") && strcmp(argv[1], "httpget") && strcmp(argv[1], "socket"))) {
+        fprintf(stderr, "usage: http_client_cost curl|httpget|socket BASE_PORT TARGETS SECONDS\n");
         return 2;
     }
     client c = {.use_curl = !strcmp(argv[1], "curl"), .curl_due = -1};
+    c.mode = c.use_curl ? MODE_CURL : !strcmp(argv[1], "httpget") ? MODE_HTTPGET : MODE_SOCKET;
     int base = atoi(argv[2]);
     size_t n = (size_t)atol(argv[3]);
     double seconds = atof(argv[4]);
@@ -238,17 +242,18 @@ int main(int argc, char **argv) {
     c.headers = curl_slist_append(c.headers, "Accept-Encoding: gzip");
     c.headers = curl_slist_append(c.headers, "X-Prometheus-Scrape-Timeout-Seconds: 5");
     target *ts = calloc(n, sizeof *ts);
-    double t0 = mono_now();
+    double t0 = mono_seconds();
     for (size_t i = 0; i < n; i++) {
         ts[i].port = base + (int)i;
         ts[i].fd = -1;
+        httpget_init(&ts[i].hg);
         ts[i].next = t0 + INTERVAL_S * (double)i / (double)n;
     }
     double cpu_at_start = -1;
     long done_at_start = 0;
     struct epoll_event ev[64];
     for (;;) {
-        double now = mono_now();
+        double now = mono_seconds();
         if (cpu_at_start < 0 && now - t0 >= WARMUP_S) cpu_at_start = cpu_seconds(), done_at_start = c.done;
         if (now - t0 >= WARMUP_S + seconds) break;
         double next = now + 1;
@@ -263,9 +268,16 @@ int main(int argc, char **argv) {
             curl_collect(&c);
             if (c.curl_due >= 0 && c.curl_due < next) next = c.curl_due;
         }
-        double wait = next - mono_now();
+        double wait = next - mono_seconds();
         int k = epoll_wait(c.epfd, ev, 64, wait <= 0 ? 0 : (int)(wait * 1000) + 1);
         for (int i = 0; i < k; i++) {
+            if (c.mode == MODE_HTTPGET) {
+                target *t = &ts[ev[i].data.u64];
+                int r = httpget_on_ready(&t->hg, ev[i].events);
+                if (r == HTTPGET_FAILED) die(t, t->hg.error);
+                if (r == HTTPGET_DONE) t->busy = 0, c.done++;
+                continue;
+            }
             if (!c.use_curl) {
                 socket_readable(&c, &ts[ev[i].data.u64]);
                 continue;
@@ -286,6 +298,9 @@ int main(int argc, char **argv) {
         if (ts[i].easy) curl_multi_remove_handle(c.multi, ts[i].easy), curl_easy_cleanup(ts[i].easy);
         if (ts[i].fd >= 0) close(ts[i].fd);
         free(ts[i].body);
+        httpget_resolver r = {0};
+        httpget_close(&ts[i].hg, &r);
+        buf_free(&ts[i].hbody);
     }
     free(ts);
     curl_slist_free_all(c.headers);

@@ -362,3 +362,30 @@ uint64_t peak_rss_bytes(void) { return proc_status_kb("VmHWM"); }
 uint64_t current_rss_bytes(void) { return proc_status_kb("VmRSS"); }
 uint64_t current_rss_anon_bytes(void) { return proc_status_kb("RssAnon"); }
 uint64_t current_rss_file_bytes(void) { return proc_status_kb("RssFile") + proc_status_kb("RssShmem"); }
+
+void base64_encode(const void *in, size_t n, char *out) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *p = in;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = alphabet[(v >> 6) & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = '=';
+        *out++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = alphabet[(v >> 6) & 63];
+        *out++ = '=';
+    }
+    *out = 0;
+}

@@ -72,6 +72,11 @@ const char *format_float(double v, char *out);
  * set when it cannot be read, or EFBIG when it is larger than max. */
 char *read_small_file(const char *path, size_t max, size_t *len);
 
+/* Standard base64 with padding (RFC 4648) of n bytes into out,
+ * NUL-terminated; out needs base64_encoded_size(n) bytes. */
+static inline size_t base64_encoded_size(size_t n) { return (n + 2) / 3 * 4 + 1; }
+void base64_encode(const void *in, size_t n, char *out);
+
 /* Formats a byte count as "1.5 MiB" into out. */
 const char *human_bytes(double bytes, char *out, size_t outlen);
 

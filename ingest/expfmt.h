@@ -90,6 +90,11 @@ typedef struct expfmt_parser expfmt_parser;
 expfmt_parser *expfmt_new(expfmt_format format);
 void expfmt_free(expfmt_parser *p);
 
+/* Makes p as expfmt_new(format) makes a parser, keeping the memory it has
+ * grown: a caller that parses one body after another (the scrape loop)
+ * allocates nothing once the buffers fit. */
+void expfmt_reset(expfmt_parser *p, expfmt_format format);
+
 /* Hands the parser the next piece of input.  buf[0..len) must end just after a
  * '\n' unless is_last is set.  Line and column numbers continue across pieces.
  * The buffer is borrowed, not copied: keep it alive while pulling items. */

@@ -802,6 +802,23 @@ expfmt_parser *expfmt_new(expfmt_format format) {
     return p;
 }
 
+void expfmt_reset(expfmt_parser *p, expfmt_format format) {
+    expfmt_parser keep = *p;
+    memset(p, 0, sizeof *p);
+    p->scratch = keep.scratch;
+    p->scratch_cap = keep.scratch_cap;
+    p->labels = keep.labels;
+    p->labels_cap = keep.labels_cap;
+    p->family = keep.family;
+    p->family_cap = keep.family_cap;
+    p->prev_series = keep.prev_series;
+    p->prev_cap = keep.prev_cap;
+    p->prev_offs = keep.prev_offs;
+    p->prev_offs_cap = keep.prev_offs_cap;
+    p->format = format;
+    p->line = 1;
+}
+
 void expfmt_free(expfmt_parser *p) {
     if (!p) return;
     free(p->scratch);

@@ -6,15 +6,27 @@
  * targets, the curl multi handle, one tsdb appender and the configuration
  * in use.  Its loop applies a configuration handed over by
  * scrape_apply_config(), re-checks file_sd files, runs retention when due,
- * starts the transfers of targets whose time has come, lets curl work and
- * finishes completed transfers, then sleeps in epoll_wait() until the next
- * target is due, a socket curl watches is ready or curl's timer expires
- * (curl_multi_socket_action(); other threads wake it through an eventfd).
+ * starts the transfers of targets whose time has come, lets the clients
+ * work and finishes completed transfers, then sleeps in epoll_wait() until
+ * the next target is due, a socket is ready, curl's timer expires or an
+ * httpget transfer's scrape_timeout passes (other threads wake it through
+ * an eventfd).
+ *
+ * Two clients: a plain-http target without proxy_url is fetched with
+ * httpget (ingest/httpget.h, a third of libcurl's CPU per request), over a
+ * connection kept in the target; HTTPS, proxied targets and a target whose
+ * answer was a redirect the job follows go through libcurl's multi
+ * interface (curl_multi_socket_action()).  Both report into the same
+ * store_answer(), with the same error texts for HTTP statuses and
+ * timeouts.
  *
  * Timing: each target is scraped at the wall-clock instants t with
  * t mod interval == hash(target) mod interval, as Prometheus spreads
  * targets; a target whose definition does not change keeps its schedule
- * across configuration reloads and file_sd updates.
+ * across configuration reloads and file_sd updates.  Idle targets wait in
+ * a min-heap by next scrape time and httpget transfers in one by deadline,
+ * so a wake-up touches only the targets that are due (a scan of all of
+ * them cost a cache miss per target, twice a scrape).
  *
  * Storing a scrape: the body (received whole, at most body_size_limit
  * bytes, gzip inflated by gunzip()) is parsed with expfmt in the format the
@@ -61,8 +73,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/minheap.h"
 #include "common/timeutil.h"
 #include "ingest/expfmt.h"
+#include "ingest/httpget.h"
 #include "ingest/scrape_int.h"
 #include "web/json.h"
 
@@ -309,11 +323,19 @@ typedef struct scrape_target {
     target_def def;
     struct scrape_job *job;
     int64_t next_ms;               /* wall clock of the next scrape */
-    /* The transfer in flight (easy == NULL when idle).  A handle lives for
-     * one scrape: kept between scrapes, the handles cost 28 bytes per
+    int scheduled;                 /* in the manager's schedule (idle) */
+    int64_t deadline_us;           /* the httpget transfer's timeout (mono_seconds() µs) */
+    /* The transfer in flight: on httpget (plain http without a proxy) or
+     * on libcurl (easy != NULL); see transfer_busy().  A curl handle lives
+     * for one scrape: kept between scrapes, the handles cost 28 bytes per
      * scraped series (curl's receive buffer and state) for 2.5% of the
      * scrape CPU, and memory per series is the scarcer budget. */
     CURL *easy;
+    httpget http;                  /* its connection is kept between scrapes */
+    char *http_host;               /* "host\0port\0" of the address; NULL: not split yet */
+    buf request;                   /* httpget's request, kept unless credentials come from files */
+    int use_curl;                  /* the target answered with a redirect: libcurl follows them */
+    int curl_added;                /* easy is in the multi handle */
     struct curl_slist *headers, *connect_to;
     char *request_url;
     buf body;                      /* as received: gzip-compressed when gzip */
@@ -360,6 +382,19 @@ typedef struct {
     double duration_sum;
 } scrape_stats;
 
+/* Metadata of one body while it is parsed: strings copied into one
+ * reused buffer (the parser's HELP text does not outlive the next item). */
+typedef struct {
+    size_t name_off, name_len, help_off, help_len, unit_off, unit_len;
+    expfmt_type type;
+} meta_rec;
+
+typedef struct {
+    meta_rec *v;
+    size_t n, cap;
+    buf text;
+} meta_seen;
+
 struct scrape_manager {
     tsdb *db;
     char *user_agent;
@@ -377,7 +412,16 @@ struct scrape_manager {
     CURLM *multi;
     int epfd, wakefd;              /* the thread's epoll set; eventfd for wake-ups */
     double curl_due;               /* mono_seconds() of curl's next timeout call; < 0 none */
-    int64_t next_due_ms;           /* wall clock: the earliest idle target's scrape */
+    /* The heaps hold target pointers: schedule_all() rebuilds both
+     * whenever targets may have gone away, before they are looked at. */
+    minheap schedule;              /* idle targets by next_ms */
+    minheap deadlines;             /* httpget transfers by deadline_us; finished ones are dropped at the top */
+    int resolving;                 /* httpget transfers waiting for a name lookup */
+    httpget_resolver resolver;
+    int curl_transfers;            /* transfers on libcurl: collect_done() has work */
+    expfmt_parser *parser;         /* reset for each body (expfmt_reset) */
+    meta_seen seen;                /* the metadata of the body being stored */
+    int64_t next_due_ms;           /* wall clock: the schedule's first scrape */
     tsdb_appender *app;
     relabel_builder rb;
     label *scratch;                /* label work space of cache misses */
@@ -389,6 +433,8 @@ struct scrape_manager {
     double next_retention;
     int64_t next_sd_check;
 };
+
+static int transfer_busy(const scrape_target *t) { return t->easy || t->http.state != HTTPGET_IDLE; }
 
 /* ------------------------------------------------------------ targets */
 
@@ -409,12 +455,15 @@ static scrape_target *target_new(scrape_job *job, target_def *def, int64_t now) 
     memset(def, 0, sizeof *def);
     t->job = job;
     t->next_ms = first_scrape_ms(&t->def, now);
+    httpget_init(&t->http);
     return t;
 }
 
 /* Ends a target's transfer, if one is in flight, and frees its handle. */
 static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
     if (!t->easy) return;
+    if (t->curl_added) m->curl_transfers--;
+    t->curl_added = 0;
     curl_multi_remove_handle(m->multi, t->easy); /* a no-op when it never got in */
     curl_easy_cleanup(t->easy);
     t->easy = NULL;
@@ -427,6 +476,9 @@ static void transfer_cleanup(scrape_manager *m, scrape_target *t) {
 
 static void target_free(scrape_manager *m, scrape_target *t) {
     transfer_cleanup(m, t);
+    httpget_close(&t->http, &m->resolver);
+    free(t->http_host);
+    buf_free(&t->request);
     meta_free(t->meta, t->nmeta);
     buf_free(&t->body);
     cache_clear(&t->cache);
@@ -556,6 +608,20 @@ static void setup_server_name(scrape_target *t, const char *server_name) {
     t->connect_to = curl_slist_append(NULL, ct);
 }
 
+/* Basic auth's password (a heap string, NULL when its file cannot be
+ * read); a password_file is read for every scrape. */
+static char *basic_auth_password(const config_basic_auth *ba) {
+    return ba->password_file ? read_secret(ba->password_file)
+                             : xstrndup(ba->password ? ba->password : "", ba->password ? strlen(ba->password) : 0);
+}
+
+/* The authorization credentials (a heap string, NULL when the
+ * credentials_file cannot be read), read for every scrape. */
+static char *authorization_credentials(const config_authorization *a) {
+    return a->credentials_file ? read_secret(a->credentials_file)
+                               : xstrndup(a->credentials ? a->credentials : "", a->credentials ? strlen(a->credentials) : 0);
+}
+
 /* The request headers of t.  A credentials_file is read for every scrape,
  * as Prometheus reads it per request. */
 static struct curl_slist *request_headers(const scrape_target *t) {
@@ -570,9 +636,7 @@ static struct curl_slist *request_headers(const scrape_target *t) {
     h = curl_slist_append(h, line);
     if (sc->authorization) {
         const config_authorization *a = sc->authorization;
-        char *cred = a->credentials_file ? read_secret(a->credentials_file)
-                                         : xstrndup(a->credentials ? a->credentials : "",
-                                                    a->credentials ? strlen(a->credentials) : 0);
+        char *cred = authorization_credentials(a);
         if (cred) {
             buf b = {0};
             buf_printf(&b, "Authorization: %s %s", a->type ? a->type : "Bearer", cred);
@@ -592,10 +656,8 @@ static struct curl_slist *request_headers(const scrape_target *t) {
     return h;
 }
 
-/* Sets basic auth's password; a password_file is read for every scrape. */
 static void set_basic_auth_password(CURL *e, const config_basic_auth *ba) {
-    char *pw = ba->password_file ? read_secret(ba->password_file)
-                                 : xstrndup(ba->password ? ba->password : "", ba->password ? strlen(ba->password) : 0);
+    char *pw = basic_auth_password(ba);
     curl_easy_setopt(e, CURLOPT_PASSWORD, pw ? pw : "");
     free(pw); /* libcurl copies string options */
 }
@@ -650,19 +712,138 @@ static int transfer_setup(scrape_manager *m, scrape_target *t) {
     return 0;
 }
 
-/* Starts the scrape of t: sets up its handle (reading the secrets that
- * live in files) and adds it to the multi handle.  A target left idle (no
- * handle) is reported as a failed scrape. */
-static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
-    t->start_ms = now;
-    t->start_mono = mono_seconds();
+static void store_answer(scrape_manager *m, scrape_target *t, int openmetrics, const char *error);
+
+/* Starts t's scrape on libcurl: sets up its handle (reading the secrets
+ * that live in files) and adds it to the multi handle.  A handle that
+ * cannot be had is a failed scrape. */
+static void curl_transfer_start(scrape_manager *m, scrape_target *t) {
     buf_reset(&t->body);
     t->body_exceeded = 0;
     t->gzip = 0;
     t->status_text[0] = 0;
     t->curl_error[0] = 0;
-    if (transfer_setup(m, t) < 0) return;
-    if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) transfer_cleanup(m, t);
+    if (transfer_setup(m, t) == 0 && curl_multi_add_handle(m->multi, t->easy) == CURLM_OK) {
+        m->curl_transfers++;
+        t->curl_added = 1;
+        return;
+    }
+    transfer_cleanup(m, t);
+    store_answer(m, t, 0, "could not create a transfer");
+}
+
+/* Splits t's address into host and port for httpget (once).  Returns 0
+ * when httpget serves t: plain http, no proxy, no redirect seen. */
+static int http_target_ready(scrape_target *t) {
+    if (t->use_curl || t->job->cfg->proxy_url || strncmp(t->def.url, "http://", 7)) return -1;
+    if (t->http_host) return 0;
+    const char *a = t->def.address, *host = a, *colon;
+    size_t hl;
+    if (a[0] == '[') {
+        const char *rb = strchr(a, ']');
+        if (!rb || rb[1] != ':') return -1;
+        host = a + 1;
+        hl = (size_t)(rb - host);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(a, ':');
+        if (!colon || memchr(a, ':', (size_t)(colon - a))) return -1;
+        hl = (size_t)(colon - a);
+    }
+    size_t pl = strlen(colon + 1);
+    if (!hl || !pl) return -1;
+    t->http_host = xmalloc(hl + pl + 2);
+    memcpy(t->http_host, host, hl);
+    t->http_host[hl] = 0;
+    memcpy(t->http_host + hl + 1, colon + 1, pl + 1);
+    return 0;
+}
+
+static int has_line_break(const char *s) { return strchr(s, '\r') || strchr(s, '\n'); }
+
+/* Builds in t->request what Prometheus 2.42 sends for a scrape: the
+ * headers of request_headers() plus Host, User-Agent and the credentials.
+ * The text stays the same scrape after scrape (a target's job settings do
+ * not change under it) unless a credential is read from a file, which
+ * Prometheus reads for every request; so it is built once, or per scrape
+ * then.  Returns 0, or -1 with errtext when a credential cannot be a
+ * header value (Go refuses such a request too). */
+static int build_request(scrape_manager *m, scrape_target *t, char *errtext, size_t errlen) {
+    const config_scrape *sc = t->job->cfg;
+    buf *r = &t->request;
+    int from_files = (sc->basic_auth && sc->basic_auth->password_file) ||
+                     (sc->authorization && sc->authorization->credentials_file);
+    if (r->len && !from_files) return 0;
+    char num[FLOAT_TEXT_MAX];
+    const char *path = strchr(t->def.url + 7, '/');
+    buf_reset(r);
+    buf_printf(r,
+               "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n" ACCEPT_HEADER
+               "\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: %s\r\n",
+               path ? path : "/", t->def.address, m->user_agent,
+               format_float((double)t->def.timeout_ms / 1000.0, num));
+    if (sc->basic_auth) {
+        const config_basic_auth *ba = sc->basic_auth;
+        char *pw = basic_auth_password(ba);
+        buf plain = {0};
+        buf_printf(&plain, "%s:%s", ba->username ? ba->username : "", pw ? pw : "");
+        free(pw);
+        char *b64 = xmalloc(base64_encoded_size(plain.len));
+        base64_encode(plain.data, plain.len, b64);
+        buf_printf(r, "Authorization: Basic %s\r\n", b64);
+        free(b64);
+        buf_free(&plain);
+    } else if (sc->authorization) {
+        const config_authorization *a = sc->authorization;
+        char *cred = authorization_credentials(a);
+        const char *type = a->type ? a->type : "Bearer";
+        if (cred && (has_line_break(cred) || has_line_break(type))) {
+            free(cred);
+            snprintf(errtext, errlen, "Get \"%s\": net/http: invalid header field value for \"Authorization\"",
+                     t->def.url);
+            buf_reset(r);
+            return -1;
+        }
+        if (cred) buf_printf(r, "Authorization: %s %s\r\n", type, cred);
+        free(cred);
+    }
+    buf_append(r, "\r\n", 2);
+    return 0;
+}
+
+static void http_done(scrape_manager *m, scrape_target *t, int result);
+
+/* Starts t's scrape on httpget; its epoll tag is the target's address
+ * with the low bit set (see scrape_thread()). */
+static void http_transfer_start(scrape_manager *m, scrape_target *t) {
+    char error[768];
+    buf_reset(&t->body);
+    t->body_exceeded = 0;
+    t->gzip = 0;
+    if (build_request(m, t, error, sizeof error)) {
+        store_answer(m, t, 0, error);
+        return;
+    }
+    uint64_t limit = t->job->cfg->body_size_limit;
+    const char *host = t->http_host, *port = host + strlen(host) + 1;
+    int r = httpget_start(&t->http, m->epfd, (uint64_t)(uintptr_t)t | 1, host, port, (const char *)t->request.data,
+                          t->request.len, &t->body, limit, limit ? gzip_bound(limit) : 0);
+    if (r != HTTPGET_MORE) {
+        http_done(m, t, r);
+        return;
+    }
+    t->deadline_us = (int64_t)(t->start_mono * 1e6) + t->def.timeout_ms * 1000;
+    minheap_push(&m->deadlines, t->deadline_us, t);
+    if (t->http.state == HTTPGET_RESOLVING) m->resolving++;
+}
+
+/* Starts the scrape of t, on httpget when it can serve the target and on
+ * libcurl otherwise.  A scrape that cannot start is stored as failed. */
+static void transfer_start(scrape_manager *m, scrape_target *t, int64_t now) {
+    t->start_ms = now;
+    t->start_mono = mono_seconds();
+    if (http_target_ready(t) == 0) http_transfer_start(m, t);
+    else curl_transfer_start(m, t);
 }
 
 /* ------------------------------------------------------------ storing */
@@ -834,18 +1015,6 @@ static int resolve_series(scrape_manager *m, scrape_target *t, const expfmt_samp
     return 0;
 }
 
-/* Metadata of one body while it is parsed: strings copied into one
- * reused buffer (the parser's HELP text does not outlive the next item). */
-typedef struct {
-    size_t name_off, name_len, help_off, help_len, unit_off, unit_len;
-    expfmt_type type;
-} meta_rec;
-
-typedef struct {
-    meta_rec *v;
-    size_t n, cap;
-    buf text;
-} meta_seen;
 
 /* Records a HELP, TYPE or UNIT line; a family's lines come together, so
  * only the last record can be the same family. */
@@ -907,17 +1076,22 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
                        int64_t ts,
                        scrape_counts *c, char *errtext, size_t errlen) {
     const config_scrape *sc = t->job->cfg;
-    expfmt_parser *p = expfmt_new(openmetrics ? EXPFMT_OPENMETRICS : EXPFMT_TEXT);
-    if (!p) {
+    expfmt_format format = openmetrics ? EXPFMT_OPENMETRICS : EXPFMT_TEXT;
+    if (m->parser) expfmt_reset(m->parser, format);
+    else if (!(m->parser = expfmt_new(format))) {
         snprintf(errtext, errlen, "out of memory");
         return -1;
     }
+    expfmt_parser *p = m->parser;
     expfmt_input(p, body, body_len, 1);
     int rc = 0, over_limit = 0;
     expfmt_item it;
-    /* Metadata seen in this body, pointing into it; hashed as it comes so
-     * that an unchanged set (the usual case) costs no copies. */
-    meta_seen seen = {0};
+    /* Metadata seen in this body, hashed as it comes so that an unchanged
+     * set (the usual case) costs no copies; its buffers are the manager's,
+     * reused scrape after scrape. */
+    meta_seen *seen = &m->seen;
+    seen->n = 0;
+    buf_reset(&seen->text);
     uint64_t meta_hash = 0;
     /* The cache's texts were parsed in the format of the target's previous
      * scrape; the parser may trust them only in that format. */
@@ -938,7 +1112,7 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
             break;
         }
         if (k == EXPFMT_HELP || k == EXPFMT_TYPE || k == EXPFMT_UNIT) {
-            meta_note(&seen, k, &it.meta, &meta_hash);
+            meta_note(seen, k, &it.meta, &meta_hash);
             continue;
         }
         if (k != EXPFMT_SAMPLE) continue;
@@ -981,7 +1155,6 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
         snprintf(errtext, errlen, "%s", expfmt_error(p));
         rc = -1;
     }
-    expfmt_free(p);
     if (rc == 0 && over_limit) {
         snprintf(errtext, errlen, "sample limit exceeded");
         pthread_mutex_lock(&m->lock);
@@ -989,9 +1162,13 @@ static int append_body(scrape_manager *m, scrape_target *t, const char *body, si
         pthread_mutex_unlock(&m->lock);
         rc = -1;
     }
-    if (rc == 0) meta_publish(m, t, &seen, meta_hash);
-    free(seen.v);
-    buf_free(&seen.text);
+    if (rc == 0) meta_publish(m, t, seen, meta_hash);
+    if (seen->text.cap > (1u << 20)) { /* one huge body does not pin its size */
+        buf_free(&seen->text);
+        free(seen->v);
+        seen->v = NULL;
+        seen->cap = 0;
+    }
     return rc;
 }
 
@@ -1024,7 +1201,7 @@ static void scrape_store(scrape_manager *m, scrape_target *t, const char *body, 
     scrape_counts c = {0};
     t->iter++;
     int ok = transport_error == NULL;
-    if (!ok) snprintf(errtext, sizeof errtext, "%s", transport_error);
+    if (!ok) snprintf(errtext, sizeof errtext, "%.*s", (int)sizeof errtext - 1, transport_error);
     m->cur.n = 0;
     if (ok && append_body(m, t, body, body_len, openmetrics, ts, &c, errtext, sizeof errtext)) {
         ok = 0;
@@ -1149,7 +1326,38 @@ static int gunzip(scrape_manager *m, scrape_target *t, char *errtext, size_t err
     return 0;
 }
 
-/* A transfer ended: works out its error in Prometheus's words, stores. */
+/* "server returned HTTP status 404 Not Found", as Prometheus words it. */
+static const char *status_error(long status, const char *status_text, char *out, size_t cap) {
+    const char *reason = strchr(status_text, ' ');
+    if (reason && reason[1]) snprintf(out, cap, "server returned HTTP status %s", status_text);
+    else snprintf(out, cap, "server returned HTTP status %ld", status);
+    return out;
+}
+
+/* Puts an idle target in the schedule for its next scrape. */
+static void schedule_target(scrape_manager *m, scrape_target *t) {
+    if (t->scheduled) return;
+    t->scheduled = 1;
+    minheap_push(&m->schedule, t->next_ms, t);
+    if (t->next_ms < m->next_due_ms) m->next_due_ms = t->next_ms;
+}
+
+/* Builds the schedule and the deadlines afresh from the targets there are:
+ * after targets changed (and some may have been freed). */
+static void schedule_all(scrape_manager *m) {
+    minheap_clear(&m->schedule);
+    minheap_clear(&m->deadlines);
+    m->next_due_ms = INT64_MAX;
+    for (size_t i = 0; i < m->njobs; i++)
+        for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
+            scrape_target *t = m->jobs[i]->targets[k];
+            t->scheduled = 0;
+            if (!transfer_busy(t)) schedule_target(m, t);
+            else if (t->http.state != HTTPGET_IDLE) minheap_push(&m->deadlines, t->deadline_us, t);
+        }
+}
+
+/* A curl transfer ended: works out its error in Prometheus's words, stores. */
 static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
     long status = 0;
     char *ctype = NULL;
@@ -1168,14 +1376,44 @@ static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
                  t->curl_error[0] ? t->curl_error : curl_easy_strerror(code));
         e = error;
     } else if (status != 200) {
-        const char *reason = strchr(t->status_text, ' ');
-        if (reason && reason[1])
-            snprintf(error, sizeof error, "server returned HTTP status %s", t->status_text);
-        else
-            snprintf(error, sizeof error, "server returned HTTP status %ld", status);
-        e = error;
+        e = status_error(status, t->status_text, error, sizeof error);
     }
     transfer_cleanup(m, t);
+    store_answer(m, t, openmetrics, e);
+}
+
+/* An httpget transfer ended with result (HTTPGET_DONE or _FAILED).  A
+ * redirect that the job follows is handed to libcurl, which then does all
+ * of the target's scrapes. */
+static void http_done(scrape_manager *m, scrape_target *t, int result) {
+    const httpget *h = &t->http;
+    char error[768];
+    const char *e = NULL;
+    if (result == HTTPGET_FAILED) {
+        if (h->body_exceeded) {
+            t->body_exceeded = 1;
+            e = "body size limit exceeded";
+        } else {
+            snprintf(error, sizeof error, "Get \"%s\": %s", t->def.url, h->error);
+            e = error;
+        }
+    } else if (t->job->cfg->follow_redirects &&
+               (h->status == 301 || h->status == 302 || h->status == 303 || h->status == 307 || h->status == 308)) {
+        t->use_curl = 1;
+        httpget_close(&t->http, &m->resolver);
+        curl_transfer_start(m, t);
+        return;
+    } else if (h->status != 200) {
+        e = status_error(h->status, h->status_text, error, sizeof error);
+    }
+    t->gzip = h->gzip;
+    store_answer(m, t, !strncasecmp(h->content_type, "application/openmetrics-text", 28), e);
+}
+
+/* Stores the answer in t->body (gzip-compressed when t->gzip), or the
+ * failure error, and makes the target due again. */
+static void store_answer(scrape_manager *m, scrape_target *t, int openmetrics, const char *e) {
+    char error[768];
     const char *body = (const char *)t->body.data;
     size_t body_len = t->body.len;
     if (!e && t->gzip) {
@@ -1192,6 +1430,7 @@ static void transfer_done(scrape_manager *m, scrape_target *t, CURLcode code) {
      * series; allocating one per scrape costs next to nothing. */
     buf_free(&t->body);
     if (m->plain.cap > (4u << 20) && m->plain.cap > 4 * m->plain.len) buf_free(&m->plain);
+    schedule_target(m, t);
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -1413,14 +1652,59 @@ static void run_retention(scrape_manager *m) {
 static void collect_done(scrape_manager *m) {
     CURLMsg *msg;
     int left;
+    if (!m->curl_transfers) return;
     while ((msg = curl_multi_info_read(m->multi, &left))) {
         if (msg->msg != CURLMSG_DONE) continue;
         scrape_target *t = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         if (!t) continue;
         transfer_done(m, t, msg->data.result);
-        if (t->next_ms < m->next_due_ms) m->next_due_ms = t->next_ms;
     }
+}
+
+/* The earliest deadline of a transfer still in flight: entries of
+ * transfers that finished are dropped as they come to the top (each costs
+ * one look at its target, and no wake-up). */
+static const minheap_entry *next_deadline(scrape_manager *m) {
+    const minheap_entry *e;
+    while ((e = minheap_top(&m->deadlines))) {
+        const scrape_target *t = e->item;
+        if (t->http.state != HTTPGET_IDLE && t->deadline_us == e->key) return e;
+        minheap_pop(&m->deadlines);
+    }
+    return NULL;
+}
+
+/* Ends the httpget transfers whose scrape_timeout has passed, with
+ * Prometheus's words for it. */
+static void http_timeouts(scrape_manager *m) {
+    const minheap_entry *e = next_deadline(m);
+    if (!e) return;
+    int64_t now_us = (int64_t)(mono_seconds() * 1e6);
+    while ((e = next_deadline(m)) && e->key <= now_us) {
+        scrape_target *t = minheap_pop(&m->deadlines);
+        char error[768];
+        httpget_abort(&t->http, &m->resolver);
+        snprintf(error, sizeof error, "Get \"%s\": context deadline exceeded", t->def.url);
+        t->gzip = 0;
+        store_answer(m, t, 0, error);
+    }
+}
+
+/* Connects the httpget transfers whose name lookup has finished. */
+static void http_poll_lookups(scrape_manager *m) {
+    if (!m->resolving) return;
+    int left = 0;
+    for (size_t i = 0; i < m->njobs; i++)
+        for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
+            scrape_target *t = m->jobs[i]->targets[k];
+            if (t->http.state != HTTPGET_RESOLVING) continue;
+            int r = httpget_poll_resolve(&t->http);
+            if (r != HTTPGET_MORE) http_done(m, t, r);
+            else if (t->http.state == HTTPGET_RESOLVING) left++;
+        }
+    m->resolving = left;
+    if (m->resolver.orphans) httpget_resolver_reap(&m->resolver, 0);
 }
 
 /* libcurl runs on the scrape thread's epoll set (curl_multi_socket_action):
@@ -1437,7 +1721,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *ud, void 
         return 0;
     }
     struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
-                             .data.fd = s};
+                             .data.u64 = (uint64_t)s << 1};
     int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(m->epfd, op, s, &ev) < 0) {
         /* The kernel's view wins: a descriptor number curl reused, or one
@@ -1465,27 +1749,22 @@ static void curl_timeout_if_due(scrape_manager *m) {
 }
 
 /* Starts every idle target whose time has come and works out when the next
- * one is due (m->next_due_ms).  Called only when a target is due or the
- * targets changed, not at each socket event. */
+ * one is due (m->next_due_ms).  A target leaves the schedule while its
+ * transfer runs; store_answer() puts it back. */
 static void start_due_targets(scrape_manager *m, int64_t now) {
-    int64_t next = INT64_MAX;
-    for (size_t i = 0; i < m->njobs; i++) {
-        scrape_job *j = m->jobs[i];
-        for (size_t k = 0; k < j->ntargets; k++) {
-            scrape_target *t = j->targets[k];
-            if (t->easy) continue; /* transfer_done() brings it back into next_due_ms */
-            if (t->next_ms <= now) {
-                /* Prometheus 2.42 aligns a timestamp that is within 2 ms of
-                 * the schedule to it: regular timestamps compress better. */
-                transfer_start(m, t, now - t->next_ms <= 2 ? t->next_ms : now);
-                t->next_ms += t->def.interval_ms;
-                while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
-                if (!t->easy) scrape_store(m, t, NULL, 0, 0, "could not create a transfer");
-            }
-            if (!t->easy && t->next_ms < next) next = t->next_ms;
-        }
+    const minheap_entry *e;
+    while ((e = minheap_top(&m->schedule)) && e->key <= now) {
+        scrape_target *t = minheap_pop(&m->schedule);
+        t->scheduled = 0;
+        /* Prometheus 2.42 aligns a timestamp that is within 2 ms of the
+         * schedule to it: regular timestamps compress better. */
+        int64_t ts = now - t->next_ms <= 2 ? t->next_ms : now;
+        t->next_ms += t->def.interval_ms;
+        while (t->next_ms <= now) t->next_ms += t->def.interval_ms;
+        transfer_start(m, t, ts); /* may end at once and be scheduled again */
     }
-    m->next_due_ms = next;
+    e = minheap_top(&m->schedule);
+    m->next_due_ms = e ? e->key : INT64_MAX;
 }
 
 static void *scrape_thread(void *arg) {
@@ -1503,14 +1782,14 @@ static void *scrape_thread(void *arg) {
         }
         if (pending) {
             apply_config_now(m, pending);
-            m->next_due_ms = 0; /* new targets: look at them all */
+            schedule_all(m); /* new targets */
         }
         int64_t now = wall_ms();
         if (now >= m->next_sd_check) {
             for (size_t i = 0; i < m->njobs; i++)
                 if (m->jobs[i]->nsd) {
                     job_refresh_sd(m, m->jobs[i], now);
-                    m->next_due_ms = 0;
+                    schedule_all(m);
                 }
             m->next_sd_check = now + (int64_t)(m->file_sd_poll_s * 1000);
         }
@@ -1521,6 +1800,8 @@ static void *scrape_thread(void *arg) {
         if (now >= m->next_due_ms) start_due_targets(m, now);
         curl_timeout_if_due(m);
         collect_done(m);
+        http_timeouts(m);
+        http_poll_lookups(m);
 
         int64_t wait = m->next_sd_check - now;
         if (wait > 1000) wait = 1000;
@@ -1529,10 +1810,25 @@ static void *scrape_thread(void *arg) {
             int64_t c = (int64_t)ceil((m->curl_due - mono_seconds()) * 1000);
             if (c < wait) wait = c;
         }
+        const minheap_entry *deadline = next_deadline(m);
+        if (deadline) {
+            int64_t c = (deadline->key - (int64_t)(mono_seconds() * 1e6) + 999) / 1000;
+            if (c < wait) wait = c;
+        }
+        if (m->resolving && wait > 5) wait = 5; /* getaddrinfo_a() is polled */
         if (wait < 0) wait = 0;
         int n = epoll_wait(m->epfd, events, (int)(sizeof events / sizeof events[0]), (int)wait);
         for (int i = 0; i < n; i++) {
-            int fd = events[i].data.fd;
+            /* An httpget connection's tag is its target's address with
+             * the low bit set; curl's sockets and the eventfd are fd << 1. */
+            uint64_t tag = events[i].data.u64;
+            if (tag & 1) {
+                scrape_target *t = (scrape_target *)(uintptr_t)(tag & ~(uint64_t)1);
+                int r = httpget_on_ready(&t->http, events[i].events);
+                if (r != HTTPGET_MORE) http_done(m, t, r);
+                continue;
+            }
+            int fd = (int)(tag >> 1);
             if (fd == m->wakefd) {
                 uint64_t v;
                 if (read(m->wakefd, &v, sizeof v) < 0) { /* EAGAIN: already drained */ }
@@ -1546,6 +1842,7 @@ static void *scrape_thread(void *arg) {
         }
         curl_timeout_if_due(m);
         collect_done(m);
+        http_timeouts(m);
     }
     return NULL;
 }
@@ -1585,7 +1882,7 @@ int scrape_start(tsdb *db, promlite_config *cfg, const scrape_options *o, scrape
         errf(err, "curl_multi_init failed");
         goto fail;
     }
-    struct epoll_event wake = {.events = EPOLLIN, .data.fd = m->wakefd};
+    struct epoll_event wake = {.events = EPOLLIN, .data.u64 = (uint64_t)m->wakefd << 1};
     if (m->epfd < 0 || m->wakefd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->wakefd, &wake) < 0) {
         errf(err, "setting up the scrape thread's epoll set: %s", strerror(errno));
         goto fail;
@@ -1634,6 +1931,12 @@ void scrape_stop(scrape_manager *m) {
     pthread_join(m->thread, NULL);
     for (size_t i = 0; i < m->njobs; i++) job_free(m, m->jobs[i]);
     free(m->jobs);
+    httpget_resolver_reap(&m->resolver, 1);
+    minheap_free(&m->schedule);
+    minheap_free(&m->deadlines);
+    expfmt_free(m->parser);
+    free(m->seen.v);
+    buf_free(&m->seen.text);
     config_free(m->pending);
     config_free(m->cfg);
     curl_multi_cleanup(m->multi);

@@ -3,8 +3,10 @@
  * at its interval and stores what it scraped, as Prometheus's scrape loop
  * does.
  *
- * One scrape thread drives all targets with libcurl's multi interface; it
- * is the database's writer thread (tsdb.h): every scrape becomes one
+ * One scrape thread drives all targets, plain-http ones with httpget
+ * (ingest/httpget.h) and the rest (HTTPS, proxy_url, redirects) with
+ * libcurl's multi interface, both on the thread's epoll set; it is the
+ * database's writer thread (tsdb.h): every scrape becomes one
  * appender batch, and it also runs the storage's periodic retention.
  * Targets come from static_configs and file_sd_configs, relabeled with
  * relabel_configs; samples go through metric_relabel_configs; each target

@@ -509,6 +509,38 @@ static void test_large_input(void **state) {
     buf_free(&in);
 }
 
+/* A reset parser parses as a new one does, whatever the body before it
+ * left behind (an error mid-line, a family, the previous label set, the
+ * other format). */
+static void test_reset(void **state) {
+    (void)state;
+    static const char *const bodies[][2] = {
+        {"# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\",y=\"2\"} 3 1000\nbad {{\n", "t"},
+        {"# TYPE g gauge\n# UNIT g seconds\ng_seconds 1\ng{x=\"1\"} 2\n# EOF\n", "o"},
+        {"a_total{x=\"1\",y=\"2\"} 4\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\n", "t"},
+        {"no_eof 1\n", "o"},
+    };
+    expfmt_parser *reused = expfmt_new(EXPFMT_TEXT);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+            expfmt_format f = bodies[i][1][0] == 'o' ? EXPFMT_OPENMETRICS : EXPFMT_TEXT;
+            result fresh, again;
+            char *want = parse_pieces(f, bodies[i][0], 0, &fresh);
+            memset(&again, 0, sizeof again);
+            expfmt_reset(reused, f);
+            expfmt_input(reused, bodies[i][0], strlen(bodies[i][0]), 1);
+            expfmt_item it;
+            expfmt_kind k;
+            while ((k = expfmt_next(reused, &it)) != EXPFMT_END) render_item(&again, reused, k, &it);
+            if (expfmt_finish(reused)) buf_printf(&again.out, "F %s\n", expfmt_error(reused));
+            buf_append(&again.out, "", 1);
+            assert_string_equal((char *)again.out.data, want);
+            buf_free(&fresh.out);
+            buf_free(&again.out);
+        }
+    expfmt_free(reused);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_basic),
@@ -522,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_expected_series),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_large_input),
+        cmocka_unit_test(test_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@ typedef struct {
     int status;
     int delay_ms;
     int require_auth;        /* expects user:pass */
+    char location[128];      /* a Location header (redirects) */
     int gzip;                /* compress when the client accepts gzip: 1; 2: two gzip
                                 members; 3: a damaged stream */
     int hits, gzipped;
@@ -103,6 +104,7 @@ static size_t gzip_bytes(const char *in, size_t n, char *out, size_t cap) {
 static const char *status_reason(int st) {
     switch (st) {
     case 200: return "OK";
+    case 302: return "Found";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     default: return "Internal Server Error";
@@ -167,12 +169,13 @@ static void *serve_conn(void *arg) {
         r->gzipped++;
         pthread_mutex_unlock(&s->lock);
     }
-    char head[512];
+    char head[768], location[160] = "";
+    if (copy.location[0]) snprintf(location, sizeof location, "Location: %s\r\n", copy.location);
     int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%sConnection: close\r\n\r\n",
                       status, status_reason(status),
                       copy.content_type[0] ? copy.content_type : "text/plain; version=0.0.4", blen,
-                      use_gzip ? "Content-Encoding: gzip\r\n" : "");
+                      use_gzip ? "Content-Encoding: gzip\r\n" : "", location);
     (void)out;
     write_all(c->fd, head, (size_t)hl);
     write_all(c->fd, body, blen);
@@ -652,6 +655,50 @@ static void test_timeout(void **state) {
     fixture_close(&f);
 }
 
+/* A redirect: followed (by libcurl, which then does the target's scrapes)
+ * when follow_redirects is on, as by default; a failed scrape with the
+ * status otherwise.  A target where nothing listens fails with Go's
+ * words. */
+static void test_redirect_and_refused(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    server_route(f.srv, "/metrics", "moved_here 3\n", 200);
+    server_route(f.srv, "/old", "", 302);
+    pthread_mutex_lock(&f.srv->lock);
+    for (int i = 0; i < f.srv->nroutes; i++)
+        if (!strcmp(f.srv->routes[i].path, "/old")) snprintf(f.srv->routes[i].location, 128, "/metrics");
+    pthread_mutex_unlock(&f.srv->lock);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    close(fd); /* a port where nothing listens */
+    int closed = ntohs(a.sin_port);
+    fixture_start(&f, parse_config(&f, GLOBAL "scrape_configs:\n- job_name: follow\n  metrics_path: /old\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
+                                          "- job_name: stay\n  metrics_path: /old\n  follow_redirects: false\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
+                                          "- job_name: refused\n"
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n",
+                                   f.srv->port, f.srv->port, closed));
+    WAIT_FOR(samples_of(&f, "up{job=\"follow\"}") >= 3 && samples_of(&f, "up{job=\"stay\"}") >= 1 &&
+                 samples_of(&f, "up{job=\"refused\"}") >= 1,
+             5000);
+    assert_true(last_of(&f, "up{job=\"follow\"}") == 1);
+    assert_true(last_of(&f, "moved_here{job=\"follow\"}") == 3);
+    assert_true(last_of(&f, "up{job=\"stay\"}") == 0);
+    assert_true(last_of(&f, "up{job=\"refused\"}") == 0);
+    assert_true(server_get(f.srv, "/metrics").hits >= 3);
+    assert_true(json_has(&f, "\"lastError\":\"server returned HTTP status 302 Found\""));
+    char want[160];
+    snprintf(want, sizeof want, "Get \\\"http://127.0.0.1:%d/metrics\\\": dial tcp 127.0.0.1:%d: connect: connection refused",
+             closed, closed);
+    assert_true(json_has(&f, want));
+    fixture_close(&f);
+}
+
 static void test_garbage(void **state) {
     (void)state;
     fixture f;
@@ -947,6 +994,7 @@ int main(void) {
         cmocka_unit_test(test_body_size_limit),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_redirect_and_refused),
         cmocka_unit_test(test_cache_and_format),
         cmocka_unit_test(test_basic_auth_and_gzip),
         cmocka_unit_test(test_gzip_edge_cases),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/minheap.h"
 #include "common/util.h"
 
 /* The expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64)
@@ -106,12 +107,73 @@ static void test_varint_zigzag(void **state) {
     assert_true(zigzag(-1) == 1 && zigzag(1) == 2);
 }
 
+/* Base64 of RFC 4648's test vectors, and the basic-auth text of a scrape. */
+static void test_base64(void **state) {
+    (void)state;
+    static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}, {"scraper:s3cret", "c2NyYXBlcjpzM2NyZXQ="}};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        char out[64];
+        size_t n = strlen(vec[i][0]);
+        assert_true(base64_encoded_size(n) <= sizeof out);
+        base64_encode(vec[i][0], n, out);
+        assert_string_equal(out, vec[i][1]);
+        assert_int_equal(strlen(out) + 1, base64_encoded_size(n));
+    }
+    const unsigned char high[] = {0xff, 0xfe, 0x00};
+    char out[8];
+    base64_encode(high, 3, out);
+    assert_string_equal(out, "//4A");
+}
+
+/* The heap against a plain array: random pushes and pops, duplicate keys
+ * among them, always give the smallest key left. */
+static void test_minheap(void **state) {
+    (void)state;
+    enum { N = 300 };
+    int64_t keys[N];
+    int in[N] = {0};
+    minheap h = {0};
+    uint64_t x = 12345;
+    size_t count = 0;
+    for (int round = 0; round < 20000; round++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int i = (int)((x >> 33) % N);
+        if ((x >> 20) % 2 && !in[i]) {
+            keys[i] = (int64_t)((x >> 40) % 1000);
+            minheap_push(&h, keys[i], &keys[i]);
+            in[i] = 1;
+            count++;
+        } else if (h.n) {
+            int64_t least = INT64_MAX;
+            for (int k = 0; k < N; k++)
+                if (in[k] && keys[k] < least) least = keys[k];
+            assert_true(minheap_top(&h)->key == least);
+            int64_t *item = minheap_pop(&h);
+            assert_true(*item == least);
+            in[item - keys] = 0;
+            count--;
+        }
+        assert_int_equal(count, h.n);
+    }
+    while (h.n) {
+        int64_t top = minheap_top(&h)->key;
+        minheap_pop(&h);
+        assert_true(!h.n || minheap_top(&h)->key >= top);
+    }
+    assert_null(minheap_pop(&h));
+    minheap_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_float_matches_go),
         cmocka_unit_test(test_format_float_fast_equals_slow),
         cmocka_unit_test(test_format_float_round_trips),
         cmocka_unit_test(test_varint_zigzag),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_minheap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
