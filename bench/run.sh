@@ -189,8 +189,8 @@ print("libcurl (https, proxies)        %7.1f us per request" % c)
 print("httpget (plain http)            %7.1f us per request   ratio httpget/libcurl %.2fx" % (h, h / c))
 print("bare kept-alive socket          %7.1f us per request   ratio socket/libcurl %.2fx" % (s, s / c))
 if scrape:
-    print("promlite scrape, all work       %7.1f us per scrape (run above); httpget's share over the bare socket %.0f%%"
-          % (scrape, 100 * (h - s) / scrape))
+    print("promlite scrape, all work       %7.1f us per scrape (run above): fetching with httpget is %.0f%% of it,"
+          " with libcurl it would be %.0f%%" % (scrape, 100 * h / scrape, 100 * c / (scrape - h + c)))
 PY
 fi
 

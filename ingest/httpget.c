@@ -35,7 +35,10 @@
 #include <unistd.h>
 
 /* Go's http.Transport default for MaxResponseHeaderBytes. */
-#define MAX_HEAD_BYTES (1u << 20)
+#define MAX_HEAD_BYTES (10u << 20)
+/* Go's transport gives up after this many 1xx answers. */
+#define MAX_INTERIM 5
+#define BROKEN "net/http: HTTP/1.x transport connection broken: "
 /* Room offered to each recv(): a node_exporter answer (gzip) in one call. */
 #define RECV_ROOM 16384
 /* A chunk-size or trailer line longer than this is not HTTP. */
@@ -99,6 +102,15 @@ static int failf(httpget *h, const char *fmt, ...) {
     return fail(h);
 }
 
+/* Records a dial error unless an earlier address failed already: Go
+ * reports the first address's error. */
+static void dial_error(httpget *h, const char *op, int e) {
+    if (h->error[0]) return;
+    char why[96];
+    errno_text(e, why, sizeof why);
+    snprintf(h->error, sizeof h->error, "dial tcp %s: %s: %s", h->dial_text, op, why);
+}
+
 /* "127.0.0.1:9100" or "[::1]:9100" of the address being dialled. */
 static void note_dial_text(httpget *h) {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -122,19 +134,16 @@ static int send_request(httpget *h);
  * or -2 with h->error when this address failed at once (the caller may
  * try the next one). */
 static int open_connection(httpget *h) {
-    char why[96];
     int fd = socket(h->peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        errno_text(errno, why, sizeof why);
-        snprintf(h->error, sizeof h->error, "dial tcp %s: socket: %s", h->dial_text, why);
+        dial_error(h, "socket", errno);
         return -2;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* Go's default */
     int rc = connect(fd, (const struct sockaddr *)&h->peer, h->peer_len);
     if (rc < 0 && errno != EINPROGRESS) {
-        errno_text(errno, why, sizeof why);
-        snprintf(h->error, sizeof h->error, "dial tcp %s: connect: %s", h->dial_text, why);
+        dial_error(h, "connect", errno);
         close(fd);
         return -2;
     }
@@ -142,8 +151,7 @@ static int open_connection(httpget *h) {
     h->watching = EPOLLOUT;
     struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = h->tag};
     if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        errno_text(errno, why, sizeof why);
-        snprintf(h->error, sizeof h->error, "dial tcp %s: epoll: %s", h->dial_text, why);
+        dial_error(h, "epoll", errno);
         close_connection(h);
         return -2;
     }
@@ -182,6 +190,7 @@ static void reset_answer(httpget *h) {
     h->chunk_state = CH_SIZE;
     h->chunk_left = 0;
     h->decoded = 0;
+    h->interim = 0;
 }
 
 int httpget_start(httpget *h, int epfd, uint64_t tag, const char *host, const char *port, const char *request,
@@ -261,9 +270,23 @@ static int retry_on_new_connection(httpget *h) {
 /* A read or write on the connection failed with errno e. */
 static int connection_failed(httpget *h, const char *op, int e) {
     if (h->reused && h->body->len == 0) return retry_on_new_connection(h);
-    char why[96];
+    char why[96], local[INET6_ADDRSTRLEN + 8] = "?";
     errno_text(e, why, sizeof why);
-    return failf(h, "%s tcp %s: %s: %s", op, h->dial_text, op, why);
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    if (getsockname(h->fd, (struct sockaddr *)&a, &al) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (a.ss_family == AF_INET) {
+            const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a;
+            inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
+            snprintf(local, sizeof local, "%s:%d", ip, ntohs(v4->sin_port));
+        } else if (a.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a;
+            inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
+            snprintf(local, sizeof local, "[%s]:%d", ip, ntohs(v6->sin6_port));
+        }
+    }
+    return failf(h, "%s tcp %s->%s: %s: %s", op, local, h->dial_text, op, why);
 }
 
 static int send_request(httpget *h) {
@@ -339,7 +362,15 @@ static int malformed(httpget *h, const char *line, size_t len) {
         }
     }
     shown[k] = 0;
-    return failf(h, "net/http: HTTP/1.x transport connection broken: malformed HTTP response \"%s\"", shown);
+    return failf(h, BROKEN "malformed HTTP response \"%s\"", shown);
+}
+
+/* Whether a body of n bytes breaks the limit: Prometheus fails a body of
+ * limit bytes or more; the gzip bound is a "cannot inflate to less" test,
+ * so a compressed body only fails past it. */
+static int over_limit(const httpget *h, uint64_t n) {
+    if (h->gzip) return h->gzip_limit && n > h->gzip_limit;
+    return h->limit && n >= h->limit;
 }
 
 /* Parses the head when it is complete.  Returns 1 when it was (the body
@@ -363,7 +394,7 @@ static int parse_head(httpget *h) {
         }
         if (!head_end) {
             h->head_scan = (size_t)(q - data);
-            if (h->body->len - h->raw_pos > MAX_HEAD_BYTES)
+            if (h->body->len > MAX_HEAD_BYTES)
                 return failf(h, "net/http: server response headers exceeded %u bytes; aborted", MAX_HEAD_BYTES);
             /* A status line is checked as soon as it is there, so garbage
              * fails at once instead of at the timeout. */
@@ -385,25 +416,31 @@ static int parse_head(httpget *h) {
         h->chunked = 0;
         h->content_length = -1;
         h->content_type[0] = 0;
+        const char *te = NULL;
+        size_t te_len = 0;
         for (q = nl + 1; q < head_end;) {
             nl = line_end(q, end, &len);
             const char *v;
             size_t vl;
             if (header_is(q, len, "Content-Length", &v, &vl)) {
                 int64_t n = 0;
-                if (!vl) return failf(h, "net/http: bad Content-Length \"\"");
+                if (!vl) return failf(h, BROKEN "bad Content-Length \"\"");
                 for (size_t i = 0; i < vl; i++) {
                     if (!isdigit((unsigned char)v[i]) || n > (INT64_MAX - 9) / 10)
-                        return failf(h, "net/http: bad Content-Length \"%.*s\"", (int)(vl < 40 ? vl : 40), v);
+                        return failf(h, BROKEN "bad Content-Length \"%.*s\"", (int)(vl < 40 ? vl : 40), v);
                     n = n * 10 + (v[i] - '0');
                 }
+                /* Two lengths that differ leave the answer's end unknown. */
+                if (h->content_length >= 0 && h->content_length != n)
+                    return failf(h, BROKEN "message cannot contain multiple Content-Length headers");
                 h->content_length = n;
             } else if (header_is(q, len, "Transfer-Encoding", &v, &vl)) {
-                h->chunked = has_token(v, vl, "chunked");
+                te = v;
+                te_len = vl;
             } else if (header_is(q, len, "Content-Type", &v, &vl)) {
                 copy_text(h->content_type, sizeof h->content_type, v, vl);
             } else if (header_is(q, len, "Content-Encoding", &v, &vl)) {
-                h->gzip = (vl == 4 && !strncasecmp(v, "gzip", 4)) || (vl == 6 && !strncasecmp(v, "x-gzip", 6));
+                h->gzip = vl == 4 && !memcmp(v, "gzip", 4); /* Prometheus compares exactly */
             } else if (header_is(q, len, "Connection", &v, &vl)) {
                 if (has_token(v, vl, "close")) h->keep_alive = 0;
                 else if (has_token(v, vl, "keep-alive")) h->keep_alive = 1;
@@ -412,14 +449,27 @@ static int parse_head(httpget *h) {
         }
         size_t consumed = (size_t)(head_end - data);
         if (h->status >= 100 && h->status < 200 && h->status != 101) {
-            h->raw_pos = h->head_scan = consumed; /* an interim answer: the real one follows */
+            /* An interim answer: the real one follows.  Dropped from the
+             * buffer, so that the head limit counts from the next one. */
+            if (++h->interim > MAX_INTERIM) return failf(h, "net/http: too many 1xx informational responses");
+            size_t rest = h->body->len - consumed;
+            memmove(h->body->data, h->body->data + consumed, rest);
+            h->body->len = rest;
+            h->raw_pos = h->head_scan = 0;
             continue;
+        }
+        /* Go honours Transfer-Encoding from HTTP/1.1 on, and only
+         * "chunked" alone. */
+        if (te && minor >= 1) {
+            if (te_len != 7 || strncasecmp(te, "chunked", 7))
+                return failf(h, BROKEN "unsupported transfer encoding: \"%.*s\"", (int)(te_len < 40 ? te_len : 40),
+                             te);
+            h->chunked = 1;
         }
         if (h->status == 204 || h->status == 304) h->content_length = 0, h->chunked = 0;
         if (h->chunked) h->content_length = -1;
         else if (h->content_length < 0) h->keep_alive = 0; /* the body ends when the server closes */
-        uint64_t limit = h->gzip ? h->gzip_limit : h->limit;
-        if (limit && h->content_length > 0 && (uint64_t)h->content_length > limit) {
+        if (h->content_length > 0 && over_limit(h, (uint64_t)h->content_length)) {
             h->body_exceeded = 1;
             return failf(h, "body size limit exceeded");
         }
@@ -433,8 +483,7 @@ static int parse_head(httpget *h) {
 }
 
 static int check_limit(httpget *h, size_t decoded) {
-    uint64_t limit = h->gzip ? h->gzip_limit : h->limit;
-    if (limit && decoded > limit) {
+    if (over_limit(h, decoded)) {
         h->body_exceeded = 1;
         return failf(h, "body size limit exceeded");
     }
@@ -473,22 +522,22 @@ static int decode_chunks(httpget *h) {
         size_t len;
         const char *nl = line_end(p, end, &len);
         if (!nl) {
-            if (avail > MAX_CHUNK_LINE) return failf(h, "net/http: malformed chunked encoding");
+            if (avail > MAX_CHUNK_LINE) return failf(h, "malformed chunked encoding");
             break;
         }
         h->raw_pos += (size_t)(nl + 1 - p);
         if (h->chunk_state == CH_DATA_END) {
-            if (len) return failf(h, "net/http: malformed chunked encoding");
+            if (len) return failf(h, "malformed chunked encoding");
             h->chunk_state = CH_SIZE;
         } else if (h->chunk_state == CH_SIZE) {
             uint64_t size = 0;
             size_t i = 0;
             for (; i < len && isxdigit((unsigned char)p[i]); i++) {
-                if (size >> 59) return failf(h, "net/http: chunk size too large");
+                if (size >> 59) return failf(h, "http chunk length too large");
                 size = size * 16 + (uint64_t)(isdigit((unsigned char)p[i]) ? p[i] - '0' : (tolower((unsigned char)p[i]) - 'a' + 10));
             }
             if (!i || (i < len && p[i] != ';' && p[i] != ' ' && p[i] != '\t'))
-                return failf(h, "net/http: malformed chunked encoding");
+                return failf(h, "malformed chunked encoding");
             if (size) {
                 h->chunk_left = size;
                 h->chunk_state = CH_DATA;
@@ -573,9 +622,7 @@ int httpget_on_ready(httpget *h, uint32_t events) {
         if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
         if (!err && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return HTTPGET_MORE;
         if (err) {
-            char why[96];
-            errno_text(err, why, sizeof why);
-            snprintf(h->error, sizeof h->error, "dial tcp %s: connect: %s", h->dial_text, why);
+            dial_error(h, "connect", err);
             close_connection(h);
             return connect_next(h);
         }

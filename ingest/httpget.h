@@ -7,7 +7,7 @@
  * handle per transfer, its URL parser, connection cache, liveness poll()s
  * and multi-handle bookkeeping) is about 150 µs above what the socket
  * calls themselves cost (bench/http_client_cost measures both).  A scrape
- * is one GET of one URL over a kept-alive connection, so the client that
+ * is one GET of one URL over a kept-alive connection, so the client it
  * needs is small; HTTPS, proxies and redirects stay with libcurl (the
  * scrape loop hands a target to libcurl when its answer is a redirect).
  *
@@ -86,6 +86,7 @@ typedef struct httpget {
     size_t raw_pos;                /* first byte of *body not yet parsed */
     size_t head_scan;              /* where the search for the head's end resumes */
     int head_done;
+    int interim;                   /* 1xx answers skipped so far */
     int status;                    /* 200 */
     char status_text[96];          /* "200 OK" */
     char content_type[128];

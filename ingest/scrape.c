@@ -13,8 +13,8 @@
  * an eventfd).
  *
  * Two clients: a plain-http target without proxy_url is fetched with
- * httpget (ingest/httpget.h, a third of libcurl's CPU per request), over a
- * connection kept in the target; HTTPS, proxied targets and a target whose
+ * httpget (ingest/httpget.h: under half of libcurl's CPU per request,
+ * about what a bare socket costs), over a connection kept in the target; HTTPS, proxied targets and a target whose
  * answer was a redirect the job follows go through libcurl's multi
  * interface (curl_multi_socket_action()).  Both report into the same
  * store_answer(), with the same error texts for HTTP statuses and
@@ -522,7 +522,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
     size_t n = size * nmemb;
     uint64_t limit = t->job->cfg->body_size_limit;
     if (limit && t->gzip) limit = gzip_bound(limit);
-    if (limit && t->body.len + n > limit) {
+    /* Prometheus fails a body of limit bytes or more (the compressed
+     * bound is only a "cannot fit" test). */
+    if (limit && (t->gzip ? t->body.len + n > limit : t->body.len + n >= limit)) {
         t->body_exceeded = 1;
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
@@ -539,7 +541,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
         size_t vl = n - 17;
         while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
         while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-        t->gzip = (vl == 4 && !strncasecmp(v, "gzip", 4)) || (vl == 6 && !strncasecmp(v, "x-gzip", 6));
+        t->gzip = vl == 4 && !memcmp(v, "gzip", 4); /* Prometheus compares exactly */
     }
     if (n > 5 && !memcmp(data, "HTTP/", 5)) {
         t->gzip = 0; /* a new response (after a redirect) */
@@ -687,7 +689,10 @@ static int transfer_setup(scrape_manager *m, scrape_target *t) {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->def.timeout_ms);
+    /* What is left of scrape_timeout: a redirect handed over from httpget
+     * has used some of it already. */
+    long timeout_ms = (long)t->def.timeout_ms - (long)((mono_seconds() - t->start_mono) * 1000);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 1 ? timeout_ms : 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, m->user_agent);
     /* Prometheus 2.42 uses proxy_url only, never the environment. */
     curl_easy_setopt(e, CURLOPT_PROXY, sc->proxy_url ? sc->proxy_url : "");
@@ -1317,7 +1322,7 @@ static int gunzip(scrape_manager *m, scrape_target *t, char *errtext, size_t err
             guess = (m->plain.cap - m->plain.len) * 2;
             if (guess > most) guess = most;
         }
-        if (limit && m->plain.len > limit) {
+        if (limit && m->plain.len >= limit) { /* as Prometheus: limit bytes or more */
             t->body_exceeded = 1;
             snprintf(errtext, errlen, "body size limit exceeded");
             return -1;
@@ -1565,7 +1570,9 @@ static scrape_job *job_new(scrape_manager *m, const config_scrape *sc, scrape_ta
 
 /* Re-checks a job's file_sd files (mtime/size/glob; all at refresh time)
  * and rebuilds its targets when any group changed. */
-static void job_refresh_sd(scrape_manager *m, scrape_job *j, int64_t now) {
+/* Re-reads j's file_sd files that are due; returns 1 when its targets
+ * changed (some may have been freed). */
+static int job_refresh_sd(scrape_manager *m, scrape_job *j, int64_t now) {
     int changed = 0;
     for (size_t i = 0; i < j->nsd; i++) {
         int force = now >= j->sd[i].next_refresh_ms;
@@ -1576,6 +1583,7 @@ static void job_refresh_sd(scrape_manager *m, scrape_job *j, int64_t now) {
         job_sync(m, j, NULL, 0, now);
         commit_pending(m); /* markers of removed targets: their own batch */
     }
+    return changed;
 }
 
 /* Switches to a new configuration (scrape thread): unchanged jobs move
@@ -1693,6 +1701,7 @@ static void http_timeouts(scrape_manager *m) {
 
 /* Connects the httpget transfers whose name lookup has finished. */
 static void http_poll_lookups(scrape_manager *m) {
+    if (m->resolver.orphans) httpget_resolver_reap(&m->resolver, 0);
     if (!m->resolving) return;
     int left = 0;
     for (size_t i = 0; i < m->njobs; i++)
@@ -1704,7 +1713,6 @@ static void http_poll_lookups(scrape_manager *m) {
             else if (t->http.state == HTTPGET_RESOLVING) left++;
         }
     m->resolving = left;
-    if (m->resolver.orphans) httpget_resolver_reap(&m->resolver, 0);
 }
 
 /* libcurl runs on the scrape thread's epoll set (curl_multi_socket_action):
@@ -1786,11 +1794,10 @@ static void *scrape_thread(void *arg) {
         }
         int64_t now = wall_ms();
         if (now >= m->next_sd_check) {
+            int changed = 0;
             for (size_t i = 0; i < m->njobs; i++)
-                if (m->jobs[i]->nsd) {
-                    job_refresh_sd(m, m->jobs[i], now);
-                    schedule_all(m);
-                }
+                if (m->jobs[i]->nsd) changed |= job_refresh_sd(m, m->jobs[i], now);
+            if (changed) schedule_all(m);
             m->next_sd_check = now + (int64_t)(m->file_sd_poll_s * 1000);
         }
         if (mono_seconds() >= m->next_retention) {

@@ -340,20 +340,45 @@ static void test_errors(void **state) {
                                   {'s', 0, 100}, {0, 0, 0}};
     server_start(&s, badlen);
     assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_FAILED);
-    assert_string_equal(c.h.error, "net/http: bad Content-Length \"1x\"");
+    assert_string_equal(c.h.error, "net/http: HTTP/1.x transport connection broken: bad Content-Length \"1x\"");
+    server_join(&s);
+
+    /* What Go refuses too: two lengths, an encoding other than chunked,
+     * more than five 1xx answers. */
+    static const step refused[] = {
+        {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0},
+        {'s', 0, 50}, {'c', 0, 0},
+        {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0},
+        {'s', 0, 50}, {'c', 0, 0},
+        {'a', 0, 0}, {'r', 0, 0},
+        {'w', "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n"
+              "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+        {'s', 0, 100}, {0, 0, 0}};
+    server_start(&s, refused);
+    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_FAILED);
+    assert_string_equal(c.h.error, "net/http: HTTP/1.x transport connection broken: message cannot contain multiple "
+                                   "Content-Length headers");
+    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_FAILED);
+    assert_string_equal(c.h.error,
+                        "net/http: HTTP/1.x transport connection broken: unsupported transfer encoding: \"gzip, chunked\"");
+    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_FAILED);
+    assert_string_equal(c.h.error, "net/http: too many 1xx informational responses");
     server_join(&s);
     client_free(&c);
 }
 
 /* The body limit, declared (Content-Length) and found while decoding
- * chunks; a body at the limit is fine. */
+ * chunks.  As in Prometheus, a body of limit bytes or more fails. */
 static void test_body_limit(void **state) {
     (void)state;
     static const step steps[] = {
         {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", 0}, {'s', 0, 50}, {'c', 0, 0},
         {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n", 0},
         {'w', "5\r\nghijk\r\n0\r\n\r\n", 0}, {'s', 0, 50}, {'c', 0, 0},
-        {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 0}, {'s', 0, 100},
+        {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 0}, {'s', 0, 50},
+        {'c', 0, 0},
+        {'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n012345678", 0}, {'s', 0, 100},
         {0, 0, 0}};
     script_server s;
     server_start(&s, steps);
@@ -363,9 +388,11 @@ static void test_body_limit(void **state) {
     assert_true(c.h.body_exceeded);
     assert_int_equal(get(&c, "127.0.0.1", s.port, 10), HTTPGET_FAILED);
     assert_true(c.h.body_exceeded);
+    assert_int_equal(get(&c, "127.0.0.1", s.port, 10), HTTPGET_FAILED);
+    assert_true(c.h.body_exceeded);
     assert_int_equal(get(&c, "127.0.0.1", s.port, 10), HTTPGET_DONE);
     assert_false(c.h.body_exceeded);
-    assert_body(&c, "0123456789");
+    assert_body(&c, "012345678");
     server_join(&s);
     client_free(&c);
 }
