@@ -182,6 +182,12 @@ static void assert_body(const client *c, const char *want) {
     assert_memory_equal(c->body.data, want, strlen(want));
 }
 
+/* A GET to 127.0.0.1:port that must succeed with the body want. */
+static void get_ok(client *c, int port, uint64_t limit, const char *want) {
+    assert_int_equal(get(c, "127.0.0.1", port, limit), HTTPGET_DONE);
+    assert_body(c, want);
+}
+
 /* A Content-Length answer on a kept connection: the second request goes
  * out on the same connection, and the server sees exactly the request. */
 static void test_content_length_keep_alive(void **state) {
@@ -231,11 +237,9 @@ static void test_chunked(void **state) {
     server_start(&s, steps);
     client c;
     client_init(&c);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "hello, chunked\n");
+    get_ok(&c, s.port, 0, "hello, chunked\n");
     assert_true(c.h.fd >= 0);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "abc");
+    get_ok(&c, s.port, 0, "abc");
     server_join(&s);
     assert_int_equal(s.accepts, 1);
     client_free(&c);
@@ -255,8 +259,7 @@ static void test_close_delimited_and_interim(void **state) {
     server_start(&s, steps);
     client c;
     client_init(&c);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "no length");
+    get_ok(&c, s.port, 0, "no length");
     assert_int_equal(c.h.fd, -1);
     assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
     assert_int_equal(c.h.status, 404);
@@ -285,8 +288,7 @@ static void test_dead_kept_connection(void **state) {
     server_start(&s, steps);
     client c;
     client_init(&c);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "1");
+    get_ok(&c, s.port, 0, "1");
     /* Idle: the server's close is seen through epoll. */
     struct timespec ts = {0, 150000000};
     nanosleep(&ts, NULL);
@@ -294,13 +296,11 @@ static void test_dead_kept_connection(void **state) {
     assert_int_equal(epoll_wait(c.epfd, &ev, 1, 1000), 1);
     assert_int_equal(httpget_on_ready(&c.h, ev.events), HTTPGET_MORE);
     assert_int_equal(c.h.fd, -1);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "2");
+    get_ok(&c, s.port, 0, "2");
     /* The close not yet noticed: the request is retried. */
     nanosleep(&ts, NULL);
     assert_true(c.h.fd >= 0);
-    assert_int_equal(get(&c, "127.0.0.1", s.port, 0), HTTPGET_DONE);
-    assert_body(&c, "3");
+    get_ok(&c, s.port, 0, "3");
     server_join(&s);
     assert_int_equal(s.accepts, 3);
     client_free(&c);
