@@ -165,7 +165,7 @@ static void request_start(client *c, target *t, size_t index) {
     if (c->mode == MODE_HTTPGET) {
         char port[16];
         snprintf(port, sizeof port, "%d", t->port);
-        if (httpget_start(&t->hg, c->epfd, index, "127.0.0.1", port, req, (size_t)n, &t->hbody, 0, 0) != HTTPGET_MORE)
+        if (httpget_start(&t->hg, c->epfd, index, "127.0.0.1", port, req, (size_t)n, &t->hbody, 0, 0, 0) != HTTPGET_MORE)
             die(t, t->hg.error);
         return;
     }

@@ -159,18 +159,50 @@ static int open_connection(httpget *h) {
     return HTTPGET_MORE;
 }
 
+/* How long an attempt at one address may take while others wait, as Go's
+ * dialer shares the time out (partialDeadline, fallbackDelay). */
+#define FALLBACK_DELAY_US 300000
+#define SANE_MINIMUM_US 2000000
+
+static int usable(const struct addrinfo *ai, size_t cap) {
+    return ai->ai_addrlen <= cap && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6);
+}
+
+/* The end of the share of an attempt at ai, with the addresses after it
+ * waiting; 0 when none waits. */
+static int64_t attempt_until(const httpget *h, const struct addrinfo *ai) {
+    size_t left = 0;
+    const struct addrinfo *next = NULL;
+    for (const struct addrinfo *a = ai->ai_next; a; a = a->ai_next)
+        if (usable(a, sizeof h->peer)) {
+            if (!next) next = a;
+            left++;
+        }
+    if (!left) return 0;
+    int64_t now = (int64_t)(mono_seconds() * 1e6), share = INT64_MAX;
+    if (h->deadline_us) {
+        int64_t remaining = h->deadline_us - now;
+        share = remaining / (int64_t)(left + 1);
+        if (share < SANE_MINIMUM_US) share = remaining < SANE_MINIMUM_US ? remaining : SANE_MINIMUM_US;
+    }
+    if (next->ai_family != ai->ai_family && share > FALLBACK_DELAY_US) share = FALLBACK_DELAY_US;
+    return share == INT64_MAX ? 0 : now + (share > 0 ? share : 1);
+}
+
 /* Dials the addresses left in h->next_addr in turn until one gets as far
  * as connecting. */
 static int connect_next(httpget *h) {
     while (h->next_addr) {
         struct addrinfo *ai = h->next_addr;
         h->next_addr = ai->ai_next;
-        if (ai->ai_addrlen > sizeof h->peer || (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)) continue;
+        if (!usable(ai, sizeof h->peer)) continue;
         memcpy(&h->peer, ai->ai_addr, ai->ai_addrlen);
         h->peer_len = ai->ai_addrlen;
         note_dial_text(h);
+        h->attempt_until_us = attempt_until(h, ai);
         if (open_connection(h) == HTTPGET_MORE) return HTTPGET_MORE;
     }
+    h->attempt_until_us = 0;
     if (!h->error[0]) snprintf(h->error, sizeof h->error, "dial tcp: no usable address");
     return fail(h);
 }
@@ -193,8 +225,9 @@ static void reset_answer(httpget *h) {
     h->interim = 0;
 }
 
-int httpget_start(httpget *h, int epfd, uint64_t tag, const char *host, const char *port, const char *request,
-                  size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit) {
+/* What every start sets up. */
+static void begin(httpget *h, int epfd, uint64_t tag, const char *request, size_t request_len, buf *body,
+                  uint64_t limit, uint64_t gzip_limit, int64_t deadline_us) {
     h->epfd = epfd;
     h->tag = tag;
     h->body = body;
@@ -205,7 +238,24 @@ int httpget_start(httpget *h, int epfd, uint64_t tag, const char *host, const ch
     h->request = request;
     h->request_len = request_len;
     h->request_sent = 0;
+    h->deadline_us = deadline_us;
+    h->attempt_until_us = 0;
     reset_answer(h);
+}
+
+int httpget_start_addrs(httpget *h, int epfd, uint64_t tag, struct addrinfo *addrs, const char *request,
+                        size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit, int64_t deadline_us) {
+    close_connection(h);
+    free_addrs(h);
+    begin(h, epfd, tag, request, request_len, body, limit, gzip_limit, deadline_us);
+    h->reused = 0;
+    h->addrs = h->next_addr = addrs;
+    return connect_next(h);
+}
+
+int httpget_start(httpget *h, int epfd, uint64_t tag, const char *host, const char *port, const char *request,
+                  size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit, int64_t deadline_us) {
+    begin(h, epfd, tag, request, request_len, body, limit, gzip_limit, deadline_us);
     if (h->fd >= 0) {
         h->reused = 1;
         return send_request(h);
@@ -635,6 +685,15 @@ int httpget_on_ready(httpget *h, uint32_t events) {
         return receive(h);
     }
     return HTTPGET_MORE;
+}
+
+int64_t httpget_wake_us(const httpget *h) { return h->state == HTTPGET_CONNECTING ? h->attempt_until_us : 0; }
+
+int httpget_tick(httpget *h, int64_t now_us) {
+    if (h->state != HTTPGET_CONNECTING || !h->attempt_until_us || now_us < h->attempt_until_us) return HTTPGET_MORE;
+    if (!h->error[0]) snprintf(h->error, sizeof h->error, "dial tcp %s: i/o timeout", h->dial_text);
+    close_connection(h);
+    return connect_next(h);
 }
 
 /* Hands a lookup in progress to r (or frees it when glibc lets go). */

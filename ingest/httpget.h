@@ -16,7 +16,9 @@
  * closes is dropped at once); names resolved afresh for each new
  * connection, as Go does, with getaddrinfo_a() so that a slow resolver
  * never blocks the caller (numeric addresses skip it); every address of a
- * name tried in turn; a request that fails on a kept connection before any
+ * name tried in turn, as Go's dialer does: each attempt gets its share of
+ * the time left (at least 2 s), and one whose next address is of the
+ * other family gets 300 ms before that one is tried; a request that fails on a kept connection before any
  * byte of the answer arrived is sent once more on a new one, as Go's
  * transport retries an idempotent request; 1xx answers skipped;
  * Content-Length, chunked and close-delimited bodies; a body limit
@@ -25,7 +27,9 @@
  * connection refused").
  *
  * Timeouts are the caller's: it knows each request's deadline and calls
- * httpget_abort() when it passes.
+ * httpget_abort() when it passes; it also calls httpget_tick() at the
+ * moment httpget_wake_us() names, when a connect attempt runs out of its
+ * share of the time.
  *
  * Ownership: the caller owns the httpget (embedded or allocated), the
  * request text and the body buffer it passes in, and keeps the request
@@ -78,6 +82,8 @@ typedef struct httpget {
     struct httpget_lookup *lookup; /* running getaddrinfo_a(), or NULL */
     struct addrinfo *addrs, *next_addr;
     struct sockaddr_storage peer;  /* the connection's address */
+    int64_t deadline_us;           /* the caller's deadline (mono_seconds() µs), 0: none */
+    int64_t attempt_until_us;      /* this connect attempt's share ends; 0: no other address */
     socklen_t peer_len;
     char dial_text[80];            /* "127.0.0.1:9100" for error texts */
     /* The answer.  The body is decoded (chunks joined) into *body. */
@@ -105,7 +111,8 @@ void httpget_init(httpget *h);
 
 /* Starts GET request (the complete request text, request_len bytes: request
  * line, headers and the blank line; borrowed until the answer is complete,
- * failed or aborted) to host:port, on the kept connection
+ * failed or aborted) to host:port, to be done by deadline_us (0: no
+ * deadline; it only shares out the time among a name's addresses), on the kept connection
  * when there is one.  host is a name or a numeric address (IPv6 without
  * brackets).  The connection is registered in epfd with tag as its
  * epoll_event data; the caller passes each event for tag to
@@ -114,7 +121,21 @@ void httpget_init(httpget *h);
  * gzip-encoded (0 for none).  Returns HTTPGET_MORE, or HTTPGET_FAILED with
  * h->error (the name could not be looked up, no socket). */
 int httpget_start(httpget *h, int epfd, uint64_t tag, const char *host, const char *port, const char *request,
-                  size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit);
+                  size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit, int64_t deadline_us);
+
+/* httpget_start() with the addresses given (a getaddrinfo() list, which h
+ * takes over) instead of a name; a kept connection is closed first.
+ * Exposed for tests. */
+int httpget_start_addrs(httpget *h, int epfd, uint64_t tag, struct addrinfo *addrs, const char *request,
+                        size_t request_len, buf *body, uint64_t limit, uint64_t gzip_limit, int64_t deadline_us);
+
+/* When the caller must call httpget_tick() (mono_seconds() µs), or 0. */
+int64_t httpget_wake_us(const httpget *h);
+
+/* Moves a connect attempt whose share of the time is up on to the next
+ * address.  Returns as httpget_on_ready(); HTTPGET_MORE when nothing was
+ * due. */
+int httpget_tick(httpget *h, int64_t now_us);
 
 /* Handles the epoll events of h's connection.  For an idle httpget it
  * closes a connection the server closed (or sent to unasked) and returns

@@ -325,6 +325,7 @@ typedef struct scrape_target {
     int64_t next_ms;               /* wall clock of the next scrape */
     int scheduled;                 /* in the manager's schedule (idle) */
     int64_t deadline_us;           /* the httpget transfer's timeout (mono_seconds() µs) */
+    int64_t attempt_us;            /* the httpget_wake_us() in the deadlines heap, 0: none */
     /* The transfer in flight: on httpget (plain http without a proxy) or
      * on libcurl (easy != NULL); see transfer_busy().  A curl handle lives
      * for one scrape: kept between scrapes, the handles cost 28 bytes per
@@ -818,6 +819,22 @@ static int build_request(scrape_manager *m, scrape_target *t, char *errtext, siz
 
 static void http_done(scrape_manager *m, scrape_target *t, int result);
 
+/* Puts the end of t's connect attempt (httpget_wake_us) in the deadlines
+ * heap when it has a new one. */
+static void http_watch_attempt(scrape_manager *m, scrape_target *t) {
+    int64_t w = httpget_wake_us(&t->http);
+    if (!w || w == t->attempt_us) return;
+    t->attempt_us = w;
+    minheap_push(&m->deadlines, w, t);
+}
+
+/* Hands an httpget result on: done or failed ends the scrape, more may
+ * come with a new connect attempt to watch. */
+static void http_progress(scrape_manager *m, scrape_target *t, int result) {
+    if (result != HTTPGET_MORE) http_done(m, t, result);
+    else http_watch_attempt(m, t);
+}
+
 /* Starts t's scrape on httpget; its epoll tag is the target's address
  * with the low bit set (see scrape_thread()). */
 static void http_transfer_start(scrape_manager *m, scrape_target *t) {
@@ -831,14 +848,16 @@ static void http_transfer_start(scrape_manager *m, scrape_target *t) {
     }
     uint64_t limit = t->job->cfg->body_size_limit;
     const char *host = t->http_host, *port = host + strlen(host) + 1;
+    t->deadline_us = (int64_t)(t->start_mono * 1e6) + t->def.timeout_ms * 1000;
+    t->attempt_us = 0;
     int r = httpget_start(&t->http, m->epfd, (uint64_t)(uintptr_t)t | 1, host, port, (const char *)t->request.data,
-                          t->request.len, &t->body, limit, limit ? gzip_bound(limit) : 0);
+                          t->request.len, &t->body, limit, limit ? gzip_bound(limit) : 0, t->deadline_us);
     if (r != HTTPGET_MORE) {
         http_done(m, t, r);
         return;
     }
-    t->deadline_us = (int64_t)(t->start_mono * 1e6) + t->def.timeout_ms * 1000;
     minheap_push(&m->deadlines, t->deadline_us, t);
+    http_watch_attempt(m, t);
     if (t->http.state == HTTPGET_RESOLVING) m->resolving++;
 }
 
@@ -1358,7 +1377,11 @@ static void schedule_all(scrape_manager *m) {
             scrape_target *t = m->jobs[i]->targets[k];
             t->scheduled = 0;
             if (!transfer_busy(t)) schedule_target(m, t);
-            else if (t->http.state != HTTPGET_IDLE) minheap_push(&m->deadlines, t->deadline_us, t);
+            else if (t->http.state != HTTPGET_IDLE) {
+                minheap_push(&m->deadlines, t->deadline_us, t);
+                if (t->attempt_us && httpget_wake_us(&t->http) == t->attempt_us)
+                    minheap_push(&m->deadlines, t->attempt_us, t);
+            }
         }
 }
 
@@ -1670,14 +1693,21 @@ static void collect_done(scrape_manager *m) {
     }
 }
 
-/* The earliest deadline of a transfer still in flight: entries of
- * transfers that finished are dropped as they come to the top (each costs
- * one look at its target, and no wake-up). */
+/* Whether a deadlines entry still means something: the timeout of a
+ * transfer in flight, or the end of its current connect attempt. */
+static int deadline_live(const minheap_entry *e) {
+    const scrape_target *t = e->item;
+    if (t->http.state == HTTPGET_IDLE) return 0;
+    return t->deadline_us == e->key || (t->attempt_us == e->key && httpget_wake_us(&t->http) == e->key);
+}
+
+/* The earliest deadline of a transfer still in flight: entries that went
+ * stale (the transfer finished, the attempt moved on) are dropped as they
+ * come to the top (each costs one look at its target, and no wake-up). */
 static const minheap_entry *next_deadline(scrape_manager *m) {
     const minheap_entry *e;
     while ((e = minheap_top(&m->deadlines))) {
-        const scrape_target *t = e->item;
-        if (t->http.state != HTTPGET_IDLE && t->deadline_us == e->key) return e;
+        if (deadline_live(e)) return e;
         minheap_pop(&m->deadlines);
     }
     return NULL;
@@ -1690,7 +1720,12 @@ static void http_timeouts(scrape_manager *m) {
     if (!e) return;
     int64_t now_us = (int64_t)(mono_seconds() * 1e6);
     while ((e = next_deadline(m)) && e->key <= now_us) {
+        int64_t key = e->key;
         scrape_target *t = minheap_pop(&m->deadlines);
+        if (key != t->deadline_us) { /* a connect attempt's share is up: the next address */
+            http_progress(m, t, httpget_tick(&t->http, now_us));
+            continue;
+        }
         char error[768];
         httpget_abort(&t->http, &m->resolver);
         snprintf(error, sizeof error, "Get \"%s\": context deadline exceeded", t->def.url);
@@ -1708,9 +1743,8 @@ static void http_poll_lookups(scrape_manager *m) {
         for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
             scrape_target *t = m->jobs[i]->targets[k];
             if (t->http.state != HTTPGET_RESOLVING) continue;
-            int r = httpget_poll_resolve(&t->http);
-            if (r != HTTPGET_MORE) http_done(m, t, r);
-            else if (t->http.state == HTTPGET_RESOLVING) left++;
+            http_progress(m, t, httpget_poll_resolve(&t->http));
+            if (t->http.state == HTTPGET_RESOLVING) left++;
         }
     m->resolving = left;
 }
@@ -1831,8 +1865,7 @@ static void *scrape_thread(void *arg) {
             uint64_t tag = events[i].data.u64;
             if (tag & 1) {
                 scrape_target *t = (scrape_target *)(uintptr_t)(tag & ~(uint64_t)1);
-                int r = httpget_on_ready(&t->http, events[i].events);
-                if (r != HTTPGET_MORE) http_done(m, t, r);
+                http_progress(m, t, httpget_on_ready(&t->http, events[i].events));
                 continue;
             }
             int fd = (int)(tag >> 1);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -159,11 +160,14 @@ static int drive(client *c, int r) {
             }
         }
         struct epoll_event ev[4];
-        int n = epoll_wait(c->epfd, ev, 4, 50);
+        int n = epoll_wait(c->epfd, ev, 4, 10);
         for (int i = 0; i < n && r == HTTPGET_MORE; i++) {
             assert_int_equal(ev[i].data.u64, TAG);
             r = httpget_on_ready(&c->h, ev[i].events);
         }
+        int64_t wake = httpget_wake_us(&c->h);
+        if (r == HTTPGET_MORE && wake && (int64_t)(mono_seconds() * 1e6) >= wake)
+            r = httpget_tick(&c->h, (int64_t)(mono_seconds() * 1e6));
     }
     return r == HTTPGET_MORE ? 99 : r;
 }
@@ -173,7 +177,7 @@ static const char request[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
 static int get(client *c, const char *host, int port, uint64_t limit) {
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
-    int r = httpget_start(&c->h, c->epfd, TAG, host, ps, request, sizeof request - 1, &c->body, limit, limit);
+    int r = httpget_start(&c->h, c->epfd, TAG, host, ps, request, sizeof request - 1, &c->body, limit, limit, 0);
     return drive(c, r);
 }
 
@@ -417,6 +421,79 @@ static void test_names(void **state) {
     client_free(&c);
 }
 
+/* A listener on ::1 whose accept queue is full: a connect to it hangs, as
+ * to an address that drops packets.  The pre-connected sockets go in
+ * fds[0..3]. */
+static int hanging_listener(int fds[4]) {
+    int l = socket(AF_INET6, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 0)) {
+        close(l);
+        return -1;
+    }
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    for (int i = 0; i < 4; i++) {
+        fds[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fds[i], (struct sockaddr *)&a, sizeof a);
+    }
+    struct timespec ts = {0, 100000000};
+    nanosleep(&ts, NULL);
+    return l;
+}
+
+static struct addrinfo *numeric_addrs(const char *ip, int port) {
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV}, *res = NULL;
+    assert_int_equal(getaddrinfo(ip, ps, &hints, &res), 0);
+    return res;
+}
+
+/* A name's addresses share the time as Go's dialer shares it: an attempt
+ * whose next address is of the other family gives way after 300 ms, and
+ * the error is the first address's. */
+static void test_address_fallback(void **state) {
+    (void)state;
+    int fds[4];
+    int l = hanging_listener(fds);
+    if (l < 0) skip(); /* no IPv6 loopback here */
+    struct sockaddr_in6 a;
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    int hang = ntohs(a.sin6_port);
+    static const step steps[] = {{'a', 0, 0}, {'r', 0, 0}, {'w', "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv4", 0},
+                                 {'s', 0, 100}, {0, 0, 0}};
+    script_server s;
+    server_start(&s, steps);
+    client c;
+    client_init(&c);
+    struct addrinfo *list = numeric_addrs("::1", hang);
+    list->ai_next = numeric_addrs("127.0.0.1", s.port);
+    double t0 = mono_seconds();
+    int64_t deadline = (int64_t)(t0 * 1e6) + 10000000;
+    int r = httpget_start_addrs(&c.h, c.epfd, TAG, list, request, sizeof request - 1, &c.body, 0, 0, deadline);
+    assert_true(httpget_wake_us(&c.h) > 0);
+    assert_int_equal(drive(&c, r), HTTPGET_DONE);
+    double took = mono_seconds() - t0;
+    if (!(took >= 0.29 && took < 2)) fail_msg("fell back after %.3f s", took);
+    assert_body(&c, "v4");
+    server_join(&s);
+
+    list = numeric_addrs("::1", hang);
+    list->ai_next = numeric_addrs("127.0.0.1", closed_port());
+    r = httpget_start_addrs(&c.h, c.epfd, TAG, list, request, sizeof request - 1, &c.body, 0, 0, deadline);
+    assert_int_equal(drive(&c, r), HTTPGET_FAILED);
+    char want[96];
+    snprintf(want, sizeof want, "dial tcp [::1]:%d: i/o timeout", hang);
+    assert_string_equal(c.h.error, want);
+    client_free(&c);
+    for (int i = 0; i < 4; i++) close(fds[i]);
+    close(l);
+}
+
 /* Aborting a request in flight (a timeout) closes its connection; one
  * aborted while its name is looked up leaves the lookup to the resolver. */
 static void test_abort(void **state) {
@@ -428,7 +505,7 @@ static void test_abort(void **state) {
     client_init(&c);
     char ps[16];
     snprintf(ps, sizeof ps, "%d", s.port);
-    int r = httpget_start(&c.h, c.epfd, TAG, "127.0.0.1", ps, request, sizeof request - 1, &c.body, 0, 0);
+    int r = httpget_start(&c.h, c.epfd, TAG, "127.0.0.1", ps, request, sizeof request - 1, &c.body, 0, 0, 0);
     assert_int_equal(r, HTTPGET_MORE);
     struct epoll_event ev;
     for (int i = 0; i < 10 && c.h.state != HTTPGET_RECEIVING; i++)
@@ -438,7 +515,7 @@ static void test_abort(void **state) {
     assert_int_equal(c.h.state, HTTPGET_IDLE);
     assert_int_equal(c.h.fd, -1);
     server_join(&s);
-    r = httpget_start(&c.h, c.epfd, TAG, "localhost", "1", request, sizeof request - 1, &c.body, 0, 0);
+    r = httpget_start(&c.h, c.epfd, TAG, "localhost", "1", request, sizeof request - 1, &c.body, 0, 0, 0);
     assert_int_equal(r, HTTPGET_MORE);
     assert_int_equal(c.h.state, HTTPGET_RESOLVING);
     httpget_abort(&c.h, &c.r);
@@ -455,6 +532,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_address_fallback),
         cmocka_unit_test(test_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
