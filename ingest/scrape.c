@@ -326,6 +326,7 @@ typedef struct scrape_target {
     int scheduled;                 /* in the manager's schedule (idle) */
     int64_t deadline_us;           /* the httpget transfer's timeout (mono_seconds() µs) */
     int64_t attempt_us;            /* the httpget_wake_us() in the deadlines heap, 0: none */
+    int in_lookups;                /* in the manager's lookups list */
     /* The transfer in flight: on httpget (plain http without a proxy) or
      * on libcurl (easy != NULL); see transfer_busy().  A curl handle lives
      * for one scrape: kept between scrapes, the handles cost 28 bytes per
@@ -417,7 +418,10 @@ struct scrape_manager {
      * whenever targets may have gone away, before they are looked at. */
     minheap schedule;              /* idle targets by next_ms */
     minheap deadlines;             /* httpget transfers by deadline_us; finished ones are dropped at the top */
-    int resolving;                 /* httpget transfers waiting for a name lookup */
+    /* Targets whose httpget transfer waits for a name lookup (polled);
+     * entries that moved on are dropped when the list is next walked. */
+    struct scrape_target **lookups;
+    size_t nlookups, lookups_cap;
     httpget_resolver resolver;
     int curl_transfers;            /* transfers on libcurl: collect_done() has work */
     expfmt_parser *parser;         /* reset for each body (expfmt_reset) */
@@ -828,6 +832,17 @@ static void http_watch_attempt(scrape_manager *m, scrape_target *t) {
     minheap_push(&m->deadlines, w, t);
 }
 
+/* Puts t on the list of transfers waiting for a name lookup. */
+static void note_lookup(scrape_manager *m, scrape_target *t) {
+    if (t->http.state != HTTPGET_RESOLVING || t->in_lookups) return;
+    if (m->nlookups == m->lookups_cap) {
+        m->lookups_cap = m->lookups_cap ? m->lookups_cap * 2 : 16;
+        m->lookups = xrealloc(m->lookups, m->lookups_cap * sizeof *m->lookups);
+    }
+    m->lookups[m->nlookups++] = t;
+    t->in_lookups = 1;
+}
+
 /* Hands an httpget result on: done or failed ends the scrape, more may
  * come with a new connect attempt to watch. */
 static void http_progress(scrape_manager *m, scrape_target *t, int result) {
@@ -858,7 +873,7 @@ static void http_transfer_start(scrape_manager *m, scrape_target *t) {
     }
     minheap_push(&m->deadlines, t->deadline_us, t);
     http_watch_attempt(m, t);
-    if (t->http.state == HTTPGET_RESOLVING) m->resolving++;
+    note_lookup(m, t);
 }
 
 /* Starts the scrape of t, on httpget when it can serve the target and on
@@ -1371,11 +1386,14 @@ static void schedule_target(scrape_manager *m, scrape_target *t) {
 static void schedule_all(scrape_manager *m) {
     minheap_clear(&m->schedule);
     minheap_clear(&m->deadlines);
+    m->nlookups = 0;
     m->next_due_ms = INT64_MAX;
     for (size_t i = 0; i < m->njobs; i++)
         for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
             scrape_target *t = m->jobs[i]->targets[k];
             t->scheduled = 0;
+            t->in_lookups = 0;
+            note_lookup(m, t);
             if (!transfer_busy(t)) schedule_target(m, t);
             else if (t->http.state != HTTPGET_IDLE) {
                 minheap_push(&m->deadlines, t->deadline_us, t);
@@ -1737,16 +1755,14 @@ static void http_timeouts(scrape_manager *m) {
 /* Connects the httpget transfers whose name lookup has finished. */
 static void http_poll_lookups(scrape_manager *m) {
     if (m->resolver.orphans) httpget_resolver_reap(&m->resolver, 0);
-    if (!m->resolving) return;
-    int left = 0;
-    for (size_t i = 0; i < m->njobs; i++)
-        for (size_t k = 0; k < m->jobs[i]->ntargets; k++) {
-            scrape_target *t = m->jobs[i]->targets[k];
-            if (t->http.state != HTTPGET_RESOLVING) continue;
-            http_progress(m, t, httpget_poll_resolve(&t->http));
-            if (t->http.state == HTTPGET_RESOLVING) left++;
-        }
-    m->resolving = left;
+    size_t keep = 0;
+    for (size_t i = 0; i < m->nlookups; i++) {
+        scrape_target *t = m->lookups[i];
+        if (t->http.state == HTTPGET_RESOLVING) http_progress(m, t, httpget_poll_resolve(&t->http));
+        if (t->http.state == HTTPGET_RESOLVING) m->lookups[keep++] = t;
+        else t->in_lookups = 0;
+    }
+    m->nlookups = keep;
 }
 
 /* libcurl runs on the scrape thread's epoll set (curl_multi_socket_action):
@@ -1856,7 +1872,7 @@ static void *scrape_thread(void *arg) {
             int64_t c = (deadline->key - (int64_t)(mono_seconds() * 1e6) + 999) / 1000;
             if (c < wait) wait = c;
         }
-        if (m->resolving && wait > 5) wait = 5; /* getaddrinfo_a() is polled */
+        if (m->nlookups && wait > 5) wait = 5; /* getaddrinfo_a() is polled */
         if (wait < 0) wait = 0;
         int n = epoll_wait(m->epfd, events, (int)(sizeof events / sizeof events[0]), (int)wait);
         for (int i = 0; i < n; i++) {
@@ -1974,6 +1990,7 @@ void scrape_stop(scrape_manager *m) {
     httpget_resolver_reap(&m->resolver, 1);
     minheap_free(&m->schedule);
     minheap_free(&m->deadlines);
+    free(m->lookups);
     expfmt_free(m->parser);
     free(m->seen.v);
     buf_free(&m->seen.text);

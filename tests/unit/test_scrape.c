@@ -658,7 +658,8 @@ static void test_timeout(void **state) {
 /* A redirect: followed (by libcurl, which then does the target's scrapes)
  * when follow_redirects is on, as by default; a failed scrape with the
  * status otherwise.  A target where nothing listens fails with Go's
- * words. */
+ * words; one named by a host name is looked up (off the thread) and
+ * scraped, one whose name does not exist fails with the lookup's error. */
 static void test_redirect_and_refused(void **state) {
     (void)state;
     fixture f;
@@ -681,11 +682,19 @@ static void test_redirect_and_refused(void **state) {
                                           "- job_name: stay\n  metrics_path: /old\n  follow_redirects: false\n"
                                           "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
                                           "- job_name: refused\n"
-                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n",
-                                   f.srv->port, f.srv->port, closed));
+                                          "  static_configs:\n  - targets: ['127.0.0.1:%d']\n"
+                                          "- job_name: named\n"
+                                          "  static_configs:\n  - targets: ['localhost:%d', 'no-such-host.invalid:%d']\n",
+                                   f.srv->port, f.srv->port, closed, f.srv->port, f.srv->port));
     WAIT_FOR(samples_of(&f, "up{job=\"follow\"}") >= 3 && samples_of(&f, "up{job=\"stay\"}") >= 1 &&
-                 samples_of(&f, "up{job=\"refused\"}") >= 1,
+                 samples_of(&f, "up{job=\"refused\"}") >= 1 && samples_of(&f, "up{job=\"named\"}") >= 4,
              5000);
+    char named[96];
+    snprintf(named, sizeof named, "up{job=\"named\",instance=\"localhost:%d\"}", f.srv->port);
+    assert_true(last_of(&f, named) == 1);
+    snprintf(named, sizeof named, "up{job=\"named\",instance=\"no-such-host.invalid:%d\"}", f.srv->port);
+    assert_true(last_of(&f, named) == 0);
+    assert_true(json_has(&f, "dial tcp: lookup no-such-host.invalid: "));
     assert_true(last_of(&f, "up{job=\"follow\"}") == 1);
     assert_true(last_of(&f, "moved_here{job=\"follow\"}") == 3);
     assert_true(last_of(&f, "up{job=\"stay\"}") == 0);
