@@ -88,6 +88,8 @@ void deadline_after_ms(struct timespec *ts, int64_t ms);
 
 /* Monotonic clock in seconds and process CPU time (user+system) in seconds. */
 double mono_seconds(void);
+/* The same clock in whole microseconds: deadlines kept as integer keys. */
+int64_t mono_micros(void);
 double cpu_seconds(void);
 /* Peak and current resident set size of this process in bytes (/proc). */
 uint64_t peak_rss_bytes(void);

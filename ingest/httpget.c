@@ -179,7 +179,7 @@ static int64_t attempt_until(const httpget *h, const struct addrinfo *ai) {
             left++;
         }
     if (!left) return 0;
-    int64_t now = (int64_t)(mono_seconds() * 1e6), share = INT64_MAX;
+    int64_t now = mono_micros(), share = INT64_MAX;
     if (h->deadline_us) {
         int64_t remaining = h->deadline_us - now;
         share = remaining / (int64_t)(left + 1);

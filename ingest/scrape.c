@@ -14,9 +14,10 @@
  *
  * Two clients: a plain-http target without proxy_url is fetched with
  * httpget (ingest/httpget.h: under half of libcurl's CPU per request,
- * about what a bare socket costs), over a connection kept in the target; HTTPS, proxied targets and a target whose
- * answer was a redirect the job follows go through libcurl's multi
- * interface (curl_multi_socket_action()).  Both report into the same
+ * about what a bare socket costs), over a connection kept in the target;
+ * HTTPS, proxied targets and a target whose answer was a redirect the job
+ * follows go through libcurl's multi interface
+ * (curl_multi_socket_action()).  Both report into the same
  * store_answer(), with the same error texts for HTTP statuses and
  * timeouts.
  *
@@ -1054,7 +1055,6 @@ static int resolve_series(scrape_manager *m, scrape_target *t, const expfmt_samp
     return 0;
 }
 
-
 /* Records a HELP, TYPE or UNIT line; a family's lines come together, so
  * only the last record can be the same family. */
 static void meta_note(meta_seen *s, expfmt_kind k, const expfmt_meta *mm, uint64_t *hash) {
@@ -1610,9 +1610,8 @@ static scrape_job *job_new(scrape_manager *m, const config_scrape *sc, scrape_ta
 }
 
 /* Re-checks a job's file_sd files (mtime/size/glob; all at refresh time)
- * and rebuilds its targets when any group changed. */
-/* Re-reads j's file_sd files that are due; returns 1 when its targets
- * changed (some may have been freed). */
+ * and rebuilds its targets when any group changed.  Returns 1 when they
+ * changed (some targets may have been freed). */
 static int job_refresh_sd(scrape_manager *m, scrape_job *j, int64_t now) {
     int changed = 0;
     for (size_t i = 0; i < j->nsd; i++) {
@@ -1736,7 +1735,7 @@ static const minheap_entry *next_deadline(scrape_manager *m) {
 static void http_timeouts(scrape_manager *m) {
     const minheap_entry *e = next_deadline(m);
     if (!e) return;
-    int64_t now_us = (int64_t)(mono_seconds() * 1e6);
+    int64_t now_us = mono_micros();
     while ((e = next_deadline(m)) && e->key <= now_us) {
         int64_t key = e->key;
         scrape_target *t = minheap_pop(&m->deadlines);
@@ -1869,7 +1868,7 @@ static void *scrape_thread(void *arg) {
         }
         const minheap_entry *deadline = next_deadline(m);
         if (deadline) {
-            int64_t c = (deadline->key - (int64_t)(mono_seconds() * 1e6) + 999) / 1000;
+            int64_t c = (deadline->key - mono_micros() + 999) / 1000;
             if (c < wait) wait = c;
         }
         if (m->nlookups && wait > 5) wait = 5; /* getaddrinfo_a() is polled */

@@ -166,8 +166,8 @@ static int drive(client *c, int r) {
             r = httpget_on_ready(&c->h, ev[i].events);
         }
         int64_t wake = httpget_wake_us(&c->h);
-        if (r == HTTPGET_MORE && wake && (int64_t)(mono_seconds() * 1e6) >= wake)
-            r = httpget_tick(&c->h, (int64_t)(mono_seconds() * 1e6));
+        if (r == HTTPGET_MORE && wake && mono_micros() >= wake)
+            r = httpget_tick(&c->h, mono_micros());
     }
     return r == HTTPGET_MORE ? 99 : r;
 }
